@@ -1,0 +1,51 @@
+import { ImageOperationAborted } from './errors.js';
+
+/** Throws `ImageOperationAborted` when `signal` has fired. */
+export function throwIfAborted(signal: AbortSignal | undefined, imageHref?: string, secret?: boolean): void {
+  if (signal?.aborted) throw abortedError(signal, imageHref, secret);
+}
+
+/** The error an operation ended by `signal` rejects with. */
+export function abortedError(
+  signal: AbortSignal,
+  imageHref?: string,
+  secret?: boolean,
+): ImageOperationAborted {
+  const reason = signal.reason;
+  const detail = reason instanceof Error && reason.name !== 'AbortError' ? `: ${reason.message}` : '';
+  return new ImageOperationAborted({
+    imageHref,
+    secret,
+    reason: `the operation was aborted${detail}`,
+    cause: reason,
+  });
+}
+
+/**
+ * Runs `operation` with a signal that fires when `signal` does, and rejects with `ImageOperationAborted` as soon as it
+ * fires even if the operation does not heed its signal.
+ */
+export async function withAbort<T>(
+  signal: AbortSignal | undefined,
+  imageHref: string | undefined,
+  operation: (signal: AbortSignal) => Promise<T>,
+  secret?: boolean,
+): Promise<T> {
+  throwIfAborted(signal, imageHref, secret);
+  const controller = new AbortController();
+  if (!signal) return operation(controller.signal);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => {
+      controller.abort(signal.reason);
+      reject(abortedError(signal, imageHref, secret));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([operation(controller.signal), aborted]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    aborted.catch(() => {});
+  }
+}

@@ -1,0 +1,271 @@
+import {
+  REDACTED,
+  type RedactOptions,
+  redactHref,
+  redactText,
+  redactUrlsIn,
+  scrubText,
+  secretsOf,
+} from './redact.js';
+
+/** Stable error codes, one per error class; check them with {@link isImageServiceError}. */
+export const ErrorCode = {
+  /** Any image-service failure (the base class). */
+  ImageServiceError: 'IMAGE_SERVICE_ERROR',
+  /** The href is malformed, unsupported, or its image cannot be validated. */
+  ImageRefValidationFailed: 'IMAGE_REF_VALIDATION_FAILED',
+  /** The href answers with a redirect to another URL, which the caller may follow. */
+  ImageRefIsARedirect: 'IMAGE_REF_IS_A_REDIRECT',
+  /** The image does not exist (a subclass of validation failed). */
+  ImageNotFound: 'IMAGE_NOT_FOUND',
+  /** The store refused access to the image (a subclass of validation failed). */
+  ImageNotAuthorized: 'IMAGE_NOT_AUTHORIZED',
+  /** Fetching or writing the image's bytes failed. */
+  ImageDownloadFailed: 'IMAGE_DOWNLOAD_FAILED',
+  /** The image exists but cannot be used as it is (not active, no data). */
+  ImageUnacceptable: 'IMAGE_UNACCEPTABLE',
+  /** The downloaded bytes do not match the expected digest. */
+  ImageChecksumError: 'IMAGE_CHECKSUM_ERROR',
+  /** The caller's AbortSignal ended the operation. */
+  ImageOperationAborted: 'IMAGE_OPERATION_ABORTED',
+} as const;
+
+/** One of the {@link ErrorCode} values. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const BRAND = Symbol.for('@image-service/core:error');
+
+/** What every image-service error is built from. */
+export interface ImageServiceErrorOptions {
+  /** The href the operation was given; it is stored and shown redacted, never as given. */
+  imageHref?: string;
+  /** Why it failed, in words; secrets of the href are masked from it. */
+  reason?: string;
+  /** The underlying error; kept as a redacted copy so that no secret survives in its message or stack. */
+  cause?: unknown;
+  /** Hide the whole href (the seed's `secret=True`): nothing of it appears in the message, reason or cause. */
+  secret?: boolean;
+  /** Trying again may succeed (a dropped connection, a 503); the core's retries act on it. */
+  transient?: boolean;
+  /** How long the server asked to wait before trying again (Retry-After), in ms. */
+  retryAfterMs?: number;
+  /** Resuming where the transfer stopped is not possible; a retry must start again from the first byte. */
+  mustRestart?: boolean;
+}
+
+/**
+ * The base of every error image-service throws: a stable `code`, the redacted `imageHref`, a `reason` and a redacted
+ * `cause`. Use {@link isImageServiceError} rather than `instanceof` where two copies of the core may be installed.
+ */
+export class ImageServiceError extends Error {
+  /** This error's own code. */
+  readonly code: ErrorCode;
+  /** The codes of this error's class and of all its base classes, most specific first. */
+  readonly codes: readonly ErrorCode[];
+  /** The href, redacted (`***` when it was secret); empty when the operation had none. */
+  readonly imageHref: string;
+  /** Why it failed, redacted. */
+  readonly reason: string;
+  /** Whether trying again may succeed. */
+  readonly transient: boolean;
+  /** How long the server asked to wait before trying again, in ms. */
+  readonly retryAfterMs: number | undefined;
+  /** Whether a retry must start again from the first byte rather than resume. */
+  readonly mustRestart: boolean;
+  declare readonly cause?: unknown;
+
+  constructor(options: ImageServiceErrorOptions = {}, format?: (href: string, reason: string) => string) {
+    const redaction: RedactOptions = { secret: options.secret ?? false };
+    const href = options.imageHref ?? '';
+    const shownHref = href ? redactHref(href, redaction) : '';
+    const reason = options.reason === undefined ? '' : redactText(options.reason, href, redaction);
+    super(format ? format(shownHref, reason) : reason || 'Image service error');
+    this.code = ErrorCode.ImageServiceError;
+    this.codes = [ErrorCode.ImageServiceError];
+    this.imageHref = shownHref;
+    this.reason = reason;
+    this.transient = options.transient ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.mustRestart = options.mustRestart ?? false;
+    if (options.cause !== undefined) {
+      Object.defineProperty(this, 'cause', {
+        value: sanitizeCause(options.cause, href ? secretsOf(href, redaction) : []),
+        enumerable: false,
+        writable: true,
+        configurable: true,
+      });
+    }
+    Object.defineProperty(this, BRAND, { value: true });
+    Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true });
+  }
+
+  /** A plain object for logs and JSON output: code, message, href and reason, all redacted. */
+  toJSON(): { code: ErrorCode; name: string; message: string; imageHref: string; reason: string } {
+    return {
+      code: this.code,
+      name: this.name,
+      message: this.message,
+      imageHref: this.imageHref,
+      reason: this.reason,
+    };
+  }
+}
+
+/** Registers a subclass's code ahead of its parents' in `codes`. */
+function own<T extends ImageServiceError>(error: T, code: ErrorCode): void {
+  Object.defineProperty(error, 'code', { value: code, enumerable: true });
+  Object.defineProperty(error, 'codes', { value: [code, ...error.codes], enumerable: true });
+}
+
+/** The href is malformed or unsupported, or the image behind it cannot be validated. */
+export class ImageRefValidationFailed extends ImageServiceError {
+  constructor(options: ImageServiceErrorOptions = {}, format?: (href: string, reason: string) => string) {
+    super(
+      options,
+      format ?? ((href, reason) => `Validation of image href ${href} failed, reason: ${reason}`),
+    );
+    own(this, ErrorCode.ImageRefValidationFailed);
+  }
+}
+
+/** The image does not exist. A subclass of {@link ImageRefValidationFailed}, so code written for the seed still catches it. */
+export class ImageNotFound extends ImageRefValidationFailed {
+  constructor(options: ImageServiceErrorOptions = {}) {
+    super(options, (href, reason) =>
+      reason ? `Image ${href} could not be found, reason: ${reason}` : `Image ${href} could not be found.`,
+    );
+    own(this, ErrorCode.ImageNotFound);
+  }
+}
+
+/** The store refused access to the image. A subclass of {@link ImageRefValidationFailed}. */
+export class ImageNotAuthorized extends ImageRefValidationFailed {
+  constructor(options: ImageServiceErrorOptions = {}) {
+    super(options, (href, reason) =>
+      reason ? `Not authorized for image ${href}, reason: ${reason}` : `Not authorized for image ${href}.`,
+    );
+    own(this, ErrorCode.ImageNotAuthorized);
+  }
+}
+
+/** Options of {@link ImageRefIsARedirect}. */
+export interface ImageRefIsARedirectOptions extends ImageServiceErrorOptions {
+  /** The absolute URL the href redirects to. */
+  location: string;
+  /** The redirect's HTTP status (301, 302, 303, 307 or 308). */
+  status?: number;
+}
+
+/** The href answers with a redirect to another URL; the caller may follow `location` itself. */
+export class ImageRefIsARedirect extends ImageRefValidationFailed {
+  /** The absolute URL the href redirects to, as the server sent it (use `redactHref` before printing it). */
+  readonly location: string;
+  /** The redirect's HTTP status. */
+  readonly status: number | undefined;
+
+  constructor(options: ImageRefIsARedirectOptions) {
+    const shownLocation = options.secret ? REDACTED : redactHref(options.location);
+    super(
+      options,
+      (href) =>
+        `Received a URL redirect when attempting to evaluate image reference ${href} pointing to URL ` +
+        `${shownLocation}. This may, or may not be recoverable.`,
+    );
+    own(this, ErrorCode.ImageRefIsARedirect);
+    this.location = options.location;
+    this.status = options.status;
+    Object.defineProperty(this, 'location', { enumerable: false });
+  }
+}
+
+/** Fetching or writing the image's bytes failed. */
+export class ImageDownloadFailed extends ImageServiceError {
+  constructor(options: ImageServiceErrorOptions = {}) {
+    super(options, (href, reason) => `Failed to download image ${href}, reason: ${reason}`);
+    own(this, ErrorCode.ImageDownloadFailed);
+  }
+}
+
+/** The image exists but cannot be used as it is (for example a Glance image that is not active). */
+export class ImageUnacceptable extends ImageServiceError {
+  constructor(options: ImageServiceErrorOptions = {}) {
+    super(options, (href, reason) => `Image ${href} is unacceptable: ${reason}`);
+    own(this, ErrorCode.ImageUnacceptable);
+  }
+}
+
+/** Options of {@link ImageChecksumError}. */
+export interface ImageChecksumErrorOptions extends ImageServiceErrorOptions {
+  /** The digest that was expected, `algorithm:hex`. */
+  expected?: string;
+  /** The digest of the bytes received, `algorithm:hex`. */
+  actual?: string;
+}
+
+/** The downloaded bytes do not match the expected digest. */
+export class ImageChecksumError extends ImageServiceError {
+  /** The digest that was expected, `algorithm:hex`. */
+  readonly expected: string | undefined;
+  /** The digest of the bytes received, `algorithm:hex`. */
+  readonly actual: string | undefined;
+
+  constructor(options: ImageChecksumErrorOptions = {}) {
+    super(options, (_href, reason) =>
+      reason
+        ? `The supplied image checksum is invalid or does not match: ${reason}`
+        : 'The supplied image checksum is invalid or does not match.',
+    );
+    own(this, ErrorCode.ImageChecksumError);
+    this.expected = options.expected;
+    this.actual = options.actual;
+  }
+}
+
+/** The caller's AbortSignal ended the operation. Its `name` is `AbortError`, as Node's own aborts are. */
+export class ImageOperationAborted extends ImageServiceError {
+  constructor(options: ImageServiceErrorOptions = {}) {
+    super({ reason: 'the operation was aborted', ...options }, (href, reason) =>
+      href ? `Operation on image ${href} aborted: ${reason}` : `Operation aborted: ${reason}`,
+    );
+    own(this, ErrorCode.ImageOperationAborted);
+    Object.defineProperty(this, 'name', { value: 'AbortError' });
+  }
+}
+
+/**
+ * Whether `error` is an image-service error (of any installed copy of the core), and, with `code`, whether it is of that
+ * code or of a subclass of it: `isImageServiceError(e, 'IMAGE_REF_VALIDATION_FAILED')` is true for an `ImageNotFound`.
+ */
+export function isImageServiceError(error: unknown, code?: ErrorCode): error is ImageServiceError {
+  if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
+  if (code === undefined) return true;
+  const codes = (error as { codes?: unknown }).codes;
+  return Array.isArray(codes) && codes.includes(code);
+}
+
+/** A copy of `cause` (and its own causes) whose message, stack and string fields have the secrets masked. */
+function sanitizeCause(cause: unknown, secrets: readonly string[], depth = 0): unknown {
+  const scrub = (text: string) => scrubText(redactUrlsIn(text), secrets);
+  if (isImageServiceError(cause)) return cause;
+  if (!(cause instanceof Error)) {
+    return typeof cause === 'string' ? scrub(cause) : cause;
+  }
+  const copy = new Error(scrub(cause.message));
+  Object.defineProperty(copy, 'name', { value: cause.name, enumerable: false, configurable: true });
+  copy.stack = cause.stack === undefined ? undefined : scrub(cause.stack);
+  for (const [key, value] of Object.entries(cause)) {
+    if (key === 'message' || key === 'stack') continue;
+    if (typeof value === 'string') (copy as unknown as Record<string, unknown>)[key] = scrub(value);
+    else if (typeof value === 'number' || typeof value === 'boolean')
+      (copy as unknown as Record<string, unknown>)[key] = value;
+  }
+  if (depth < 5 && cause.cause !== undefined) {
+    Object.defineProperty(copy, 'cause', {
+      value: sanitizeCause(cause.cause, secrets, depth + 1),
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
+  }
+  return copy;
+}
