@@ -101,7 +101,7 @@ export class FileImageService extends BaseImageService {
     return path;
   }
 
-  #checkPath(imageHref: string, path: string, secret?: boolean): void {
+  #checkBlocked(imageHref: string, path: string, secret?: boolean): void {
     if (BLOCKED_PATHS.some((blocked) => within(path, blocked))) {
       throw new ImageRefValidationFailed({
         imageHref,
@@ -109,7 +109,15 @@ export class FileImageService extends BaseImageService {
         reason: `Security: The path ${path} is not permitted in file URLs`,
       });
     }
-    if (this.#allowedPaths && !this.#allowedPaths.some((dir) => within(path, dir))) {
+  }
+
+  #checkAllowed(
+    imageHref: string,
+    path: string,
+    allowed: readonly string[] | undefined,
+    secret?: boolean,
+  ): void {
+    if (allowed && !allowed.some((dir) => within(path, dir))) {
       throw new ImageRefValidationFailed({
         imageHref,
         secret,
@@ -130,7 +138,8 @@ export class FileImageService extends BaseImageService {
    */
   async #openChecked(imageHref: string, secret?: boolean): Promise<CheckedFile> {
     const path = this.pathOf(imageHref, secret);
-    this.#checkPath(imageHref, path, secret);
+    this.#checkBlocked(imageHref, path, secret);
+    this.#checkAllowed(imageHref, path, this.#allowedPaths, secret);
     const notFound = (detail?: string) =>
       new ImageRefValidationFailed({
         imageHref,
@@ -185,15 +194,8 @@ export class FileImageService extends BaseImageService {
   }
 
   async #checkRealPath(imageHref: string, real: string, secret?: boolean): Promise<void> {
-    this.#checkPath(imageHref, real, secret);
-    const allowed = await this.#allowedRealPaths();
-    if (allowed && !allowed.some((dir) => within(real, dir))) {
-      throw new ImageRefValidationFailed({
-        imageHref,
-        secret,
-        reason: `Security: Path ${real} is not allowed for image source file URLs`,
-      });
-    }
+    this.#checkBlocked(imageHref, real, secret);
+    this.#checkAllowed(imageHref, real, await this.#allowedRealPaths(), secret);
   }
 
   /** Checks the href and that it names an allowed regular file; resolves with its real path and size. */

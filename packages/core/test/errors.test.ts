@@ -1,0 +1,117 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import {
+  ErrorCode,
+  ImageChecksumError,
+  ImageDownloadFailed,
+  ImageNotAuthorized,
+  ImageNotFound,
+  ImageOperationAborted,
+  ImageRefIsARedirect,
+  ImageRefValidationFailed,
+  ImageServiceError,
+  ImageUnacceptable,
+  isImageServiceError,
+} from '../src/index.js';
+
+describe('errors', () => {
+  it("use Ironic's message formats", () => {
+    expect(new ImageRefValidationFailed({ imageHref: 'http://h/i', reason: 'bad' }).message).toBe(
+      'Validation of image href http://h/i failed, reason: bad',
+    );
+    expect(new ImageDownloadFailed({ imageHref: 'http://h/i', reason: 'io' }).message).toBe(
+      'Failed to download image http://h/i, reason: io',
+    );
+    expect(new ImageUnacceptable({ imageHref: 'abc', reason: 'not active' }).message).toBe(
+      'Image abc is unacceptable: not active',
+    );
+    expect(new ImageChecksumError().message).toBe(
+      'The supplied image checksum is invalid or does not match.',
+    );
+    expect(new ImageNotFound({ imageHref: 'x' }).message).toBe('Image x could not be found.');
+    expect(new ImageNotAuthorized({ imageHref: 'x' }).message).toBe('Not authorized for image x.');
+  });
+
+  it('not-found and not-authorized are validation failures, so code written for the seed still catches them', () => {
+    const notFound = new ImageNotFound({ imageHref: 'x' });
+    expect(notFound).toBeInstanceOf(ImageRefValidationFailed);
+    expect(new ImageNotAuthorized({ imageHref: 'x' })).toBeInstanceOf(ImageRefValidationFailed);
+    expect(notFound.code).toBe('IMAGE_NOT_FOUND');
+    expect(notFound.codes).toEqual(['IMAGE_NOT_FOUND', 'IMAGE_REF_VALIDATION_FAILED', 'IMAGE_SERVICE_ERROR']);
+    expect(isImageServiceError(notFound, ErrorCode.ImageRefValidationFailed)).toBe(true);
+    expect(isImageServiceError(notFound, ErrorCode.ImageDownloadFailed)).toBe(false);
+    expect(notFound.name).toBe('ImageNotFound');
+  });
+
+  it('the guard works across copies of the core (by brand, not by class identity)', () => {
+    const foreign = new ImageDownloadFailed({ reason: 'x' });
+    Object.setPrototypeOf(foreign, Error.prototype);
+    expect(foreign).not.toBeInstanceOf(ImageServiceError);
+    expect(isImageServiceError(foreign, ErrorCode.ImageDownloadFailed)).toBe(true);
+    expect(isImageServiceError(new Error('x'))).toBe(false);
+    expect(isImageServiceError(null)).toBe(false);
+    expect(isImageServiceError({ code: 'IMAGE_NOT_FOUND', codes: ['IMAGE_NOT_FOUND'] })).toBe(false);
+  });
+
+  it('redacts the href, the reason and the cause chain', () => {
+    const href = 'https://user:hunter22@example.com/i.img?X-Amz-Signature=abcdef123&x=1';
+    const inner = new Error(`connect failed for ${href}`);
+    const cause = new Error('request to https://user:hunter22@example.com/i.img failed', { cause: inner });
+    const error = new ImageDownloadFailed({ imageHref: href, reason: `GET ${href} failed`, cause });
+    const rendered = [
+      error.message,
+      String(error),
+      inspect(error, { depth: 10 }),
+      JSON.stringify(error),
+    ].join('\n');
+    expect(rendered).not.toContain('hunter22');
+    expect(rendered).not.toContain('abcdef123');
+    expect(error.imageHref).toBe('https://user:***@example.com/i.img?X-Amz-Signature=***&x=1');
+    expect(error.cause).toBeInstanceOf(Error);
+    expect((error.cause as Error).message).toContain('https://user:***@example.com/i.img');
+  });
+
+  it('with secret: true shows nothing of the href, even when a cause quotes it', () => {
+    const href = 'https://images.example.com/secret-path/i.img';
+    const error = new ImageRefValidationFailed({
+      imageHref: href,
+      secret: true,
+      reason: 'getaddrinfo ENOTFOUND images.example.com',
+      cause: new Error(`fetch ${href} failed: images.example.com unreachable`),
+    });
+    const rendered = inspect(error, { depth: 10 });
+    expect(rendered).not.toContain('images.example.com');
+    expect(rendered).not.toContain('secret-path');
+    expect(error.imageHref).toBe('***');
+  });
+
+  it('a redirect carries the absolute location and redacts it in the message', () => {
+    const error = new ImageRefIsARedirect({
+      imageHref: 'http://a/i',
+      location: 'http://b/i?token=s3cr3t',
+      status: 302,
+    });
+    expect(error.location).toBe('http://b/i?token=s3cr3t');
+    expect(error.status).toBe(302);
+    expect(error.message).not.toContain('s3cr3t');
+    expect(inspect(error)).not.toContain('s3cr3t');
+    expect(isImageServiceError(error, ErrorCode.ImageRefValidationFailed)).toBe(true);
+  });
+
+  it('an abort is named AbortError', () => {
+    const error = new ImageOperationAborted({ imageHref: 'file:///x' });
+    expect(error.name).toBe('AbortError');
+    expect(error.code).toBe('IMAGE_OPERATION_ABORTED');
+  });
+
+  it('carries retry hints', () => {
+    const error = new ImageDownloadFailed({
+      reason: 'x',
+      transient: true,
+      retryAfterMs: 1000,
+      mustRestart: true,
+    });
+    expect([error.transient, error.retryAfterMs, error.mustRestart]).toEqual([true, 1000, true]);
+    expect(new ImageDownloadFailed().transient).toBe(false);
+  });
+});

@@ -1,0 +1,104 @@
+import { createHash } from 'node:crypto';
+import {
+  BaseImageService,
+  type Checksum,
+  ImageDownloadFailed,
+  type ImageInfo,
+  ImageNotFound,
+  type ImageStream,
+  type ReadRequest,
+} from '../src/index.js';
+
+/** What one `openRead` call should do, in order of calls; the last plan repeats. */
+export interface ReadPlan {
+  /** Fail the open itself with this error. */
+  openError?: Error;
+  /** Stop after this many bytes of the body, with `bodyError` (or a clean early end when absent). */
+  cutAfter?: number;
+  /** The error a cut body throws; none: the body just ends. */
+  bodyError?: Error;
+  /** Never send another byte after `cutAfter` (a stall); the body ignores the signal. */
+  stall?: boolean;
+  /** Extra bytes sent after the image (a body longer than announced). */
+  extra?: number;
+  /** Report this validator instead of the image's. */
+  validator?: string;
+}
+
+/** An in-memory image store whose reads follow a script, for testing the core's transfer. */
+export class MemoryImageService extends BaseImageService {
+  readonly name = 'memory';
+  readonly requests: Array<{ offset: number; length?: number; validator?: string }> = [];
+  plans: ReadPlan[] = [];
+  storeChecksum?: Checksum;
+  #calls = 0;
+
+  constructor(
+    public bytes: Uint8Array,
+    public chunkSize = 1000,
+  ) {
+    super();
+  }
+
+  async validateHref(imageHref: string): Promise<unknown> {
+    return this.show(imageHref);
+  }
+
+  async show(imageHref: string): Promise<ImageInfo> {
+    if (!imageHref.startsWith('mem://')) throw new ImageNotFound({ imageHref });
+    return { size: this.bytes.byteLength, updatedAt: null, properties: {} };
+  }
+
+  protected override async openRead(imageHref: string, request: ReadRequest): Promise<ImageStream> {
+    if (!imageHref.startsWith('mem://')) throw new ImageNotFound({ imageHref });
+    this.requests.push({ offset: request.offset, length: request.length, validator: request.validator });
+    const plan = this.plans[Math.min(this.#calls, this.plans.length - 1)] ?? {};
+    this.#calls += 1;
+    if (plan.openError) throw plan.openError;
+    const validator = plan.validator ?? 'v1';
+    if (request.validator !== undefined && request.validator !== validator) {
+      throw new ImageDownloadFailed({ imageHref, reason: 'changed', mustRestart: true, transient: true });
+    }
+    const end = request.length === undefined ? this.bytes.byteLength : request.offset + request.length;
+    const slice = this.bytes.subarray(request.offset, end);
+    const chunkSize = this.chunkSize;
+    async function* body() {
+      let sent = 0;
+      while (sent < slice.byteLength) {
+        if (plan.cutAfter !== undefined && sent >= plan.cutAfter) {
+          if (plan.stall) await new Promise(() => {});
+          if (plan.bodyError) throw plan.bodyError;
+          return;
+        }
+        const size = Math.min(
+          chunkSize,
+          slice.byteLength - sent,
+          (plan.cutAfter ?? Number.POSITIVE_INFINITY) - sent,
+        );
+        yield slice.subarray(sent, sent + size);
+        sent += size;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      if (plan.extra) yield new Uint8Array(plan.extra);
+    }
+    return {
+      body: body(),
+      size: this.bytes.byteLength,
+      validator,
+      checksum: this.storeChecksum,
+      rangesSupported: true,
+    };
+  }
+}
+
+/** Random bytes and their sha256. */
+export function randomImage(size: number): { bytes: Uint8Array; sha256: string } {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 2654435761) >>> 24;
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** A network-style error that the core treats as transient. */
+export function connectionReset(): Error {
+  return Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+}
