@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { ImageDownloadFailed } from './errors.js';
+import type { ParallelOptions } from './parallel.js';
 import { isTransientError } from './retry.js';
 import { StreamSink } from './sinks.js';
 import { type ImageSink, type ImageStream, type ReadRequest, transfer } from './transfer.js';
@@ -33,6 +34,14 @@ export abstract class BaseImageService {
     return Promise.reject(
       new ImageDownloadFailed({ imageHref, reason: `the ${this.name} driver cannot open byte ranges` }),
     );
+  }
+
+  /**
+   * The driver's parallel ranged-fetch settings for large images (part size, concurrency, threshold), or false to
+   * always use one request. Callers override them with the `parallel` download option. Default false.
+   */
+  protected parallelDefaults(): ParallelOptions | false {
+    return false;
   }
 
   /** Whether a failure may be retried; the default knows network failures and image-service errors marked transient. */
@@ -76,6 +85,7 @@ export abstract class BaseImageService {
       sink,
       options,
       isTransient: (error) => this.isTransientError(error),
+      parallel: this.parallelDefaults(),
     });
   }
 

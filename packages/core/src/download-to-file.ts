@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type FileHandle, lstat, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { throwIfAborted } from './abort.js';
+import { abortedError, throwIfAborted } from './abort.js';
 import type { BaseImageService } from './base.js';
 import { ImageDownloadFailed, isImageServiceError } from './errors.js';
 import { FileSink, type FileSinkOptions } from './sinks.js';
@@ -70,6 +70,7 @@ export async function downloadToFile(
   } catch (error) {
     await file?.close().catch(() => {});
     await unlink(partial).catch(() => {});
+    if (options.signal?.aborted) throw abortedError(options.signal, imageHref);
     throw isImageServiceError(error) ? error : asDownloadFailed(imageHref, error);
   }
 }

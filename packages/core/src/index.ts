@@ -30,6 +30,14 @@ export {
 export { canonicalUuid, isUuidLike, schemeOf } from './href.js';
 export { createLogger, type Logger, logSink } from './log.js';
 export {
+  DEFAULT_PARALLEL,
+  fetchInParallel,
+  type ParallelFetch,
+  type ParallelOptions,
+  type ParallelPolicy,
+  parallelPolicy,
+} from './parallel.js';
+export {
   isSecretParameterName,
   REDACTED,
   type RedactOptions,

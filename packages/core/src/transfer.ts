@@ -1,6 +1,7 @@
 import { abortedError, throwIfAborted } from './abort.js';
 import { createHasher, formatChecksum, type Hasher, normalizeChecksum } from './checksum.js';
 import { ImageChecksumError, ImageDownloadFailed, isImageServiceError } from './errors.js';
+import { fetchInParallel, type ParallelOptions, parallelPolicy } from './parallel.js';
 import { backoffDelay, isTransientError, retryPolicy, waitFor } from './retry.js';
 import type { Checksum, ChecksumAlgorithm, DownloadOptions, DownloadResult } from './types.js';
 
@@ -53,6 +54,8 @@ export interface TransferParams {
   options?: DownloadOptions;
   /** Whether a failure may be retried; defaults to {@link isTransientError}. */
   isTransient?: (error: unknown) => boolean;
+  /** The driver's parallel settings, used unless the caller's `parallel` option says otherwise. Default off. */
+  parallel?: ParallelOptions | false;
 }
 
 /** The default idle timeout: the reference's single 60 s timeout. */
@@ -75,6 +78,7 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const expected = options.checksum ? normalizeChecksum(options.checksum) : undefined;
   const verifyStore = options.verifyStoreChecksum !== false;
+  const parallel = parallelPolicy(params.parallel ?? false, options.parallel);
 
   let offset = 0;
   let reported = -1;
@@ -102,6 +106,24 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
     }
   };
 
+  const consume = async (chunk: Uint8Array) => {
+    if (total !== null && total !== undefined && offset + chunk.byteLength > total) {
+      throw new ImageDownloadFailed({
+        imageHref,
+        reason: `the server sent more than the image's ${total} bytes`,
+      });
+    }
+    for (const hasher of hashers.values()) hasher.update(chunk);
+    try {
+      await sink.write(chunk);
+    } catch (error) {
+      throw writeFailed(imageHref, error);
+    }
+    offset += chunk.byteLength;
+    failures = 0;
+    report(offset);
+  };
+
   for (;;) {
     const attempt = new AbortController();
     const onAbort = () => attempt.abort(signal?.reason);
@@ -123,6 +145,28 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
           transient: true,
         });
       }
+      if (
+        parallel &&
+        offset === 0 &&
+        stream.rangesSupported &&
+        total !== null &&
+        total >= parallel.threshold
+      ) {
+        await fetchInParallel({
+          imageHref,
+          open,
+          first: stream,
+          total,
+          validator,
+          policy: parallel,
+          retry: policy,
+          idleTimeoutMs,
+          isTransient,
+          signal: attempt.signal,
+          consume,
+        });
+        break;
+      }
       if (idleTimeoutMs > 0) {
         idle = setTimeout(() => attempt.abort(STALLED), idleTimeoutMs);
         idle.unref?.();
@@ -138,24 +182,9 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
         for (;;) {
           const next = await Promise.race([iterator.next(), stalled]);
           if (next.done) break;
-          const chunk = next.value;
-          if (chunk.byteLength === 0) continue;
+          if (next.value.byteLength === 0) continue;
           idle?.refresh();
-          if (total !== null && offset + chunk.byteLength > total) {
-            throw new ImageDownloadFailed({
-              imageHref,
-              reason: `the server sent more than the image's ${total} bytes`,
-            });
-          }
-          for (const hasher of hashers.values()) hasher.update(chunk);
-          try {
-            await sink.write(chunk);
-          } catch (error) {
-            throw writeFailed(imageHref, error);
-          }
-          offset += chunk.byteLength;
-          failures = 0;
-          report(offset);
+          await consume(next.value);
         }
       } finally {
         iterator.return?.()?.catch?.(() => {});

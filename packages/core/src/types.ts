@@ -1,3 +1,5 @@
+import type { ParallelOptions } from './parallel.js';
+
 /** A digest algorithm image-service can compute and verify. */
 export type ChecksumAlgorithm = 'md5' | 'sha1' | 'sha256' | 'sha512';
 
@@ -72,6 +74,11 @@ export interface DownloadOptions extends OperationOptions {
   retry?: RetryOptions | false;
   /** Fail an attempt when no byte arrives for this long (ms); it is then retried. Default 60000, 0 turns it off. */
   idleTimeoutMs?: number;
+  /**
+   * Fetch a large image as byte ranges in parallel, when the store serves ranges: part size, concurrency and the size
+   * from which it applies; `false` turns it off. Default: the driver's setting.
+   */
+  parallel?: ParallelOptions | false;
   /** With `download`: end the writable stream once the image is written. Default true. */
   end?: boolean;
 }

@@ -30,7 +30,12 @@ export class MemoryImageService extends BaseImageService {
   readonly name = 'memory';
   readonly requests: Array<{ offset: number; length?: number; validator?: string }> = [];
   plans: ReadPlan[] = [];
+  /** Chooses the plan from the request instead of the call order, when set. */
+  planFor?: (request: { offset: number; length?: number }, call: number) => ReadPlan;
   storeChecksum?: Checksum;
+  /** Bodies being read right now, and the most there ever were at once. */
+  active = 0;
+  maxActive = 0;
   #calls = 0;
 
   constructor(
@@ -52,7 +57,9 @@ export class MemoryImageService extends BaseImageService {
   protected override async openRead(imageHref: string, request: ReadRequest): Promise<ImageStream> {
     if (!imageHref.startsWith('mem://')) throw new ImageNotFound({ imageHref });
     this.requests.push({ offset: request.offset, length: request.length, validator: request.validator });
-    const plan = this.plans[Math.min(this.#calls, this.plans.length - 1)] ?? {};
+    const plan = this.planFor
+      ? this.planFor(request, this.#calls)
+      : (this.plans[Math.min(this.#calls, this.plans.length - 1)] ?? {});
     this.#calls += 1;
     if (plan.openError) throw plan.openError;
     const validator = plan.validator ?? 'v1';
@@ -62,6 +69,16 @@ export class MemoryImageService extends BaseImageService {
     const end = request.length === undefined ? this.bytes.byteLength : request.offset + request.length;
     const slice = this.bytes.subarray(request.offset, end);
     const chunkSize = this.chunkSize;
+    const counter = this;
+    counter.active += 1;
+    counter.maxActive = Math.max(counter.maxActive, counter.active);
+    async function* counted() {
+      try {
+        yield* body();
+      } finally {
+        counter.active -= 1;
+      }
+    }
     async function* body() {
       let sent = 0;
       while (sent < slice.byteLength) {
@@ -82,7 +99,7 @@ export class MemoryImageService extends BaseImageService {
       if (plan.extra) yield new Uint8Array(plan.extra);
     }
     return {
-      body: body(),
+      body: counted(),
       size: this.bytes.byteLength,
       validator,
       checksum: this.storeChecksum,
