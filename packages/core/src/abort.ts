@@ -49,3 +49,26 @@ export async function withAbort<T>(
     aborted.catch(() => {});
   }
 }
+
+/**
+ * The iterator's next result, or a rejection with `signal.reason` as soon as `signal` fires, even when the iterator does
+ * not heed it. Nothing is left attached to `signal` afterwards (racing a long-lived promise instead would keep every
+ * chunk reachable).
+ */
+export function nextOrAbort<T>(iterator: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,4 +1,4 @@
-export { abortedError, throwIfAborted, withAbort } from './abort.js';
+export { abortedError, nextOrAbort, throwIfAborted, withAbort } from './abort.js';
 export { BaseImageService } from './base.js';
 export {
   CHECKSUM_HEX_LENGTHS,

@@ -1,3 +1,4 @@
+import { nextOrAbort } from './abort.js';
 import { ImageDownloadFailed } from './errors.js';
 import { backoffDelay, type RetryPolicy, waitFor } from './retry.js';
 import type { ImageStream, ReadRequest } from './transfer.js';
@@ -175,15 +176,10 @@ async function readPart(
         idle = setTimeout(() => attempt.abort(STALLED), fetch.idleTimeoutMs);
         idle.unref?.();
       }
-      const stopped = new Promise<never>((_resolve, reject) => {
-        if (attempt.signal.aborted) reject(attempt.signal.reason);
-        else attempt.signal.addEventListener('abort', () => reject(attempt.signal.reason), { once: true });
-      });
-      stopped.catch(() => {});
       const iterator = current.body[Symbol.asyncIterator]();
       try {
         while (received < part.length) {
-          const next = await Promise.race([iterator.next(), stopped]);
+          const next = await nextOrAbort(iterator, attempt.signal);
           if (next.done) break;
           let chunk = next.value;
           if (chunk.byteLength === 0) continue;

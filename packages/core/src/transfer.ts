@@ -1,4 +1,4 @@
-import { abortedError, throwIfAborted } from './abort.js';
+import { abortedError, nextOrAbort, throwIfAborted } from './abort.js';
 import { createHasher, formatChecksum, type Hasher, normalizeChecksum } from './checksum.js';
 import { ImageChecksumError, ImageDownloadFailed, isImageServiceError } from './errors.js';
 import { fetchInParallel, type ParallelOptions, parallelPolicy } from './parallel.js';
@@ -171,16 +171,10 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
         idle = setTimeout(() => attempt.abort(STALLED), idleTimeoutMs);
         idle.unref?.();
       }
-      const stalled = new Promise<never>((_resolve, reject) => {
-        const fail = () => reject(attempt.signal.reason);
-        if (attempt.signal.aborted) fail();
-        else attempt.signal.addEventListener('abort', fail, { once: true });
-      });
-      stalled.catch(() => {});
       const iterator = stream.body[Symbol.asyncIterator]();
       try {
         for (;;) {
-          const next = await Promise.race([iterator.next(), stalled]);
+          const next = await nextOrAbort(iterator, attempt.signal);
           if (next.done) break;
           if (next.value.byteLength === 0) continue;
           idle?.refresh();
