@@ -251,8 +251,9 @@ export class FileImageService extends BaseImageService {
   }
 
   /**
-   * For `downloadToFile`: hard links the image to the temporary path when allowed and possible, else clones or copies it
-   * with the kernel; the digest, when asked for, is computed from the result.
+   * For `downloadToFile`: hard links the image to the temporary path when allowed and possible (verifying a digest by
+   * reading it once, with progress); otherwise, when a digest is wanted, lets the core stream it (one pass that reads,
+   * hashes and writes); else clones or copies it with the kernel.
    */
   override async downloadToPath(
     imageHref: string,
@@ -262,34 +263,36 @@ export class FileImageService extends BaseImageService {
     throwIfAborted(options.signal, imageHref);
     const file = await this.#openChecked(imageHref);
     await file.handle.close();
-    options.onProgress?.({ bytes: 0, total: file.size });
-    let linked = false;
-    if (this.#hardLink)
-      linked = await link(file.realPath, path).then(
+    const wantsDigest = options.checksum !== undefined || options.computeChecksum !== undefined;
+    const linked =
+      this.#hardLink &&
+      (await link(file.realPath, path).then(
         () => true,
         () => false,
-      );
-    if (!linked) {
-      try {
-        await copyFile(file.realPath, path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-      } catch (error) {
-        throw new ImageDownloadFailed({
-          imageHref,
-          reason: `copying ${file.realPath} failed (${(error as NodeJS.ErrnoException).code ?? error})`,
-          cause: error,
-        });
-      }
-    }
+      ));
+    if (!linked && wantsDigest) return null;
+    options.onProgress?.({ bytes: 0, total: file.size });
     try {
+      if (!linked) {
+        await copyFile(file.realPath, path, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE).catch(
+          (error) => {
+            throw new ImageDownloadFailed({
+              imageHref,
+              reason: `copying ${file.realPath} failed (${(error as NodeJS.ErrnoException).code ?? error})`,
+              cause: error,
+            });
+          },
+        );
+      }
       throwIfAborted(options.signal, imageHref);
-      const copied = await stat(path);
-      if (copied.size !== file.size) {
+      const placed = await stat(path);
+      if (placed.size !== file.size) {
         throw new ImageDownloadFailed({
           imageHref,
-          reason: `the copy has ${copied.size} of ${file.size} bytes`,
+          reason: `the copy has ${placed.size} of ${file.size} bytes`,
         });
       }
-      const checksum = await this.#digestOf(imageHref, path, options);
+      const checksum = wantsDigest ? await this.#digestOf(imageHref, path, file.size, options) : undefined;
       options.onProgress?.({ bytes: file.size, total: file.size });
       return checksum ? { bytes: file.size, checksum } : { bytes: file.size };
     } catch (error) {
@@ -298,16 +301,19 @@ export class FileImageService extends BaseImageService {
     }
   }
 
-  async #digestOf(imageHref: string, path: string, options: DownloadOptions) {
+  async #digestOf(imageHref: string, path: string, size: number, options: DownloadOptions) {
     const expected = options.checksum ? normalizeChecksum(options.checksum) : undefined;
     const algorithm = expected?.algorithm ?? options.computeChecksum;
     if (!algorithm) return undefined;
     const hasher = createHasher(algorithm);
+    let bytes = 0;
     for await (const chunk of createReadStream(path, {
       highWaterMark: 1024 * 1024,
       signal: options.signal,
     })) {
       hasher.update(chunk as Buffer);
+      bytes += (chunk as Buffer).byteLength;
+      if (bytes < size) options.onProgress?.({ bytes, total: size });
     }
     const actual = hasher.digest();
     if (expected && expected.value !== actual.value) {
