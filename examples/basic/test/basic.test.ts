@@ -13,7 +13,9 @@ describe('example app with only the core and the file driver', () => {
     const bytes = randomBytes(100_000);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     await writeFile(join(dir, 'src.img'), bytes);
-    const result = await copyImage(pathToFileURL(join(dir, 'src.img')).href, join(dir, 'dst.img'), { sha256 });
+    const result = await copyImage(pathToFileURL(join(dir, 'src.img')).href, join(dir, 'dst.img'), {
+      sha256,
+    });
     expect(result.checksum?.value).toBe(sha256);
     expect(await readFile(join(dir, 'dst.img'))).toEqual(bytes);
   });

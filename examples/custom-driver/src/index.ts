@@ -62,7 +62,11 @@ export class MemoryImageService extends BaseImageService {
     try {
       return decodeURIComponent(match[1]);
     } catch {
-      throw new ImageRefValidationFailed({ imageHref, secret, reason: 'The name is not valid percent-encoding.' });
+      throw new ImageRefValidationFailed({
+        imageHref,
+        secret,
+        reason: 'The name is not valid percent-encoding.',
+      });
     }
   }
 
@@ -80,14 +84,23 @@ export class MemoryImageService extends BaseImageService {
   async show(imageHref: string, options: ShowOptions = {}): Promise<ImageInfo> {
     throwIfAborted(options.signal, imageHref);
     const image = this.#get(imageHref);
-    return { size: image.bytes.byteLength, updatedAt: image.storedAt, properties: { version: image.version } };
+    return {
+      size: image.bytes.byteLength,
+      updatedAt: image.storedAt,
+      properties: { version: image.version },
+    };
   }
 
   protected override async openRead(imageHref: string, request: ReadRequest): Promise<ImageStream> {
     const image = this.#get(imageHref);
     const validator = String(image.version);
     if (request.validator !== undefined && request.validator !== validator) {
-      throw new ImageRefValidationFailed({ imageHref, reason: 'the image was replaced', mustRestart: true, transient: true });
+      throw new ImageRefValidationFailed({
+        imageHref,
+        reason: 'the image was replaced',
+        mustRestart: true,
+        transient: true,
+      });
     }
     const end = request.length === undefined ? image.bytes.byteLength : request.offset + request.length;
     const slice = image.bytes.subarray(request.offset, end);
