@@ -35,6 +35,9 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 const BRAND = Symbol.for('@image-service/core:error');
 
+/** Builds an error's message from its redacted href and reason; subclasses pass their own to `super`. */
+export type MessageFormat = (imageHref: string, reason: string) => string;
+
 /** What every image-service error is built from. */
 export interface ImageServiceErrorOptions {
   /** The href the operation was given; it is stored and shown redacted, never as given. */
@@ -58,10 +61,10 @@ export interface ImageServiceErrorOptions {
  * `cause`. Use {@link isImageServiceError} rather than `instanceof` where two copies of the core may be installed.
  */
 export class ImageServiceError extends Error {
-  /** This error's own code. */
-  readonly code: ErrorCode;
+  /** This error's own code: one of {@link ErrorCode}, or a driver's own for a subclass it defines. */
+  readonly code: ErrorCode | (string & {});
   /** The codes of this error's class and of all its base classes, most specific first. */
-  readonly codes: readonly ErrorCode[];
+  readonly codes: readonly string[];
   /** The href, redacted (`***` when it was secret); empty when the operation had none. */
   readonly imageHref: string;
   /** Why it failed, redacted. */
@@ -74,7 +77,7 @@ export class ImageServiceError extends Error {
   readonly mustRestart: boolean;
   declare readonly cause?: unknown;
 
-  constructor(options: ImageServiceErrorOptions = {}, format?: (href: string, reason: string) => string) {
+  constructor(options: ImageServiceErrorOptions = {}, format?: MessageFormat) {
     const redaction: RedactOptions = { secret: options.secret ?? false };
     const href = options.imageHref ?? '';
     const shownHref = href ? redactHref(href, redaction) : '';
@@ -99,8 +102,17 @@ export class ImageServiceError extends Error {
     Object.defineProperty(this, 'name', { value: new.target.name, enumerable: false, configurable: true });
   }
 
+  /**
+   * Gives this error its own code ahead of its base classes' (call it in a subclass's constructor, after `super`), so
+   * `isImageServiceError(error, code)` matches both the subclass's code and every code it inherits.
+   */
+  protected adoptCode(code: string): void {
+    Object.defineProperty(this, 'code', { value: code, enumerable: true });
+    Object.defineProperty(this, 'codes', { value: [code, ...this.codes], enumerable: true });
+  }
+
   /** A plain object for logs and JSON output: code, message, href and reason, all redacted. */
-  toJSON(): { code: ErrorCode; name: string; message: string; imageHref: string; reason: string } {
+  toJSON(): { code: string; name: string; message: string; imageHref: string; reason: string } {
     return {
       code: this.code,
       name: this.name,
@@ -111,40 +123,44 @@ export class ImageServiceError extends Error {
   }
 }
 
-/** Registers a subclass's code ahead of its parents' in `codes`. */
-function own<T extends ImageServiceError>(error: T, code: ErrorCode): void {
-  Object.defineProperty(error, 'code', { value: code, enumerable: true });
-  Object.defineProperty(error, 'codes', { value: [code, ...error.codes], enumerable: true });
-}
-
 /** The href is malformed or unsupported, or the image behind it cannot be validated. */
 export class ImageRefValidationFailed extends ImageServiceError {
-  constructor(options: ImageServiceErrorOptions = {}, format?: (href: string, reason: string) => string) {
+  constructor(options: ImageServiceErrorOptions = {}, format?: MessageFormat) {
     super(
       options,
       format ?? ((href, reason) => `Validation of image href ${href} failed, reason: ${reason}`),
     );
-    own(this, ErrorCode.ImageRefValidationFailed);
+    this.adoptCode(ErrorCode.ImageRefValidationFailed);
   }
 }
 
 /** The image does not exist. A subclass of {@link ImageRefValidationFailed}, so code written for the seed still catches it. */
 export class ImageNotFound extends ImageRefValidationFailed {
-  constructor(options: ImageServiceErrorOptions = {}) {
-    super(options, (href, reason) =>
-      reason ? `Image ${href} could not be found, reason: ${reason}` : `Image ${href} could not be found.`,
+  constructor(options: ImageServiceErrorOptions = {}, format?: MessageFormat) {
+    super(
+      options,
+      format ??
+        ((href, reason) =>
+          reason
+            ? `Image ${href} could not be found, reason: ${reason}`
+            : `Image ${href} could not be found.`),
     );
-    own(this, ErrorCode.ImageNotFound);
+    this.adoptCode(ErrorCode.ImageNotFound);
   }
 }
 
 /** The store refused access to the image. A subclass of {@link ImageRefValidationFailed}. */
 export class ImageNotAuthorized extends ImageRefValidationFailed {
-  constructor(options: ImageServiceErrorOptions = {}) {
-    super(options, (href, reason) =>
-      reason ? `Not authorized for image ${href}, reason: ${reason}` : `Not authorized for image ${href}.`,
+  constructor(options: ImageServiceErrorOptions = {}, format?: MessageFormat) {
+    super(
+      options,
+      format ??
+        ((href, reason) =>
+          reason
+            ? `Not authorized for image ${href}, reason: ${reason}`
+            : `Not authorized for image ${href}.`),
     );
-    own(this, ErrorCode.ImageNotAuthorized);
+    this.adoptCode(ErrorCode.ImageNotAuthorized);
   }
 }
 
@@ -171,7 +187,7 @@ export class ImageRefIsARedirect extends ImageRefValidationFailed {
         `Received a URL redirect when attempting to evaluate image reference ${href} pointing to URL ` +
         `${shownLocation}. This may, or may not be recoverable.`,
     );
-    own(this, ErrorCode.ImageRefIsARedirect);
+    this.adoptCode(ErrorCode.ImageRefIsARedirect);
     this.location = options.location;
     this.status = options.status;
     Object.defineProperty(this, 'location', { enumerable: false });
@@ -180,17 +196,17 @@ export class ImageRefIsARedirect extends ImageRefValidationFailed {
 
 /** Fetching or writing the image's bytes failed. */
 export class ImageDownloadFailed extends ImageServiceError {
-  constructor(options: ImageServiceErrorOptions = {}) {
-    super(options, (href, reason) => `Failed to download image ${href}, reason: ${reason}`);
-    own(this, ErrorCode.ImageDownloadFailed);
+  constructor(options: ImageServiceErrorOptions = {}, format?: MessageFormat) {
+    super(options, format ?? ((href, reason) => `Failed to download image ${href}, reason: ${reason}`));
+    this.adoptCode(ErrorCode.ImageDownloadFailed);
   }
 }
 
 /** The image exists but cannot be used as it is (for example a Glance image that is not active). */
 export class ImageUnacceptable extends ImageServiceError {
-  constructor(options: ImageServiceErrorOptions = {}) {
-    super(options, (href, reason) => `Image ${href} is unacceptable: ${reason}`);
-    own(this, ErrorCode.ImageUnacceptable);
+  constructor(options: ImageServiceErrorOptions = {}, format?: MessageFormat) {
+    super(options, format ?? ((href, reason) => `Image ${href} is unacceptable: ${reason}`));
+    this.adoptCode(ErrorCode.ImageUnacceptable);
   }
 }
 
@@ -215,7 +231,7 @@ export class ImageChecksumError extends ImageServiceError {
         ? `The supplied image checksum is invalid or does not match: ${reason}`
         : 'The supplied image checksum is invalid or does not match.',
     );
-    own(this, ErrorCode.ImageChecksumError);
+    this.adoptCode(ErrorCode.ImageChecksumError);
     this.expected = options.expected;
     this.actual = options.actual;
   }
@@ -227,7 +243,7 @@ export class ImageOperationAborted extends ImageServiceError {
     super({ reason: 'the operation was aborted', ...options }, (href, reason) =>
       href ? `Operation on image ${href} aborted: ${reason}` : `Operation aborted: ${reason}`,
     );
-    own(this, ErrorCode.ImageOperationAborted);
+    this.adoptCode(ErrorCode.ImageOperationAborted);
     Object.defineProperty(this, 'name', { value: 'AbortError' });
   }
 }
@@ -236,7 +252,10 @@ export class ImageOperationAborted extends ImageServiceError {
  * Whether `error` is an image-service error (of any installed copy of the core), and, with `code`, whether it is of that
  * code or of a subclass of it: `isImageServiceError(e, 'IMAGE_REF_VALIDATION_FAILED')` is true for an `ImageNotFound`.
  */
-export function isImageServiceError(error: unknown, code?: ErrorCode): error is ImageServiceError {
+export function isImageServiceError(
+  error: unknown,
+  code?: ErrorCode | (string & {}),
+): error is ImageServiceError {
   if (typeof error !== 'object' || error === null || !(BRAND in error)) return false;
   if (code === undefined) return true;
   const codes = (error as { codes?: unknown }).codes;

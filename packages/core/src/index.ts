@@ -26,6 +26,7 @@ export {
   type ImageServiceErrorOptions,
   ImageUnacceptable,
   isImageServiceError,
+  type MessageFormat,
 } from './errors.js';
 export { canonicalUuid, isUuidLike, schemeOf } from './href.js';
 export { createLogger, type Logger, logSink } from './log.js';

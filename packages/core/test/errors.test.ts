@@ -115,3 +115,23 @@ describe('errors', () => {
     expect(new ImageDownloadFailed().transient).toBe(false);
   });
 });
+
+describe('driver-defined errors', () => {
+  class StoreBusy extends ImageDownloadFailed {
+    constructor(reason: string) {
+      super({ reason, transient: true }, (_href, why) => `The store is busy: ${why}`);
+      this.adoptCode('STORE_BUSY');
+    }
+  }
+
+  it('have their own code and message and still match every inherited code', () => {
+    const error = new StoreBusy('try later');
+    expect(error.message).toBe('The store is busy: try later');
+    expect(error.code).toBe('STORE_BUSY');
+    expect(error.name).toBe('StoreBusy');
+    expect(isImageServiceError(error, 'STORE_BUSY')).toBe(true);
+    expect(isImageServiceError(error, ErrorCode.ImageDownloadFailed)).toBe(true);
+    expect(isImageServiceError(error, ErrorCode.ImageServiceError)).toBe(true);
+    expect(isImageServiceError(error, ErrorCode.ImageNotFound)).toBe(false);
+  });
+});
