@@ -273,7 +273,7 @@ function sanitizeCause(cause: unknown, secrets: readonly string[], depth = 0): u
   Object.defineProperty(copy, 'name', { value: cause.name, enumerable: false, configurable: true });
   copy.stack = cause.stack === undefined ? undefined : scrub(cause.stack);
   for (const [key, value] of Object.entries(cause)) {
-    if (key === 'message' || key === 'stack') continue;
+    if (key === 'message' || key === 'stack' || key === 'name' || key === 'cause') continue;
     if (typeof value === 'string') (copy as unknown as Record<string, unknown>)[key] = scrub(value);
     else if (typeof value === 'number' || typeof value === 'boolean')
       (copy as unknown as Record<string, unknown>)[key] = value;

@@ -135,3 +135,20 @@ describe('driver-defined errors', () => {
     expect(isImageServiceError(error, ErrorCode.ImageNotFound)).toBe(false);
   });
 });
+
+describe('causes', () => {
+  it('copies a cause that has its own name, code and status, as SDK errors do', () => {
+    const sdkError = Object.assign(new Error('Access Denied for https://h/b/k?X-Amz-Signature=abc123secret'), {
+      name: 'AccessDenied',
+      Code: 'AccessDenied',
+      $fault: 'client',
+      statusCode: 403,
+    });
+    const error = new ImageDownloadFailed({ imageHref: 's3://b/k', reason: 'denied', cause: sdkError });
+    const cause = error.cause as Error & { Code?: string; statusCode?: number };
+    expect(cause.name).toBe('AccessDenied');
+    expect(cause.Code).toBe('AccessDenied');
+    expect(cause.statusCode).toBe(403);
+    expect(inspect(error, { depth: 5 })).not.toContain('abc123secret');
+  });
+});
