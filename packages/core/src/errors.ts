@@ -82,7 +82,8 @@ export class ImageServiceError extends Error {
     const href = options.imageHref ?? '';
     const shownHref = href ? redactHref(href, redaction) : '';
     const reason = options.reason === undefined ? '' : redactText(options.reason, href, redaction);
-    super(format ? format(shownHref, reason) : reason || 'Image service error');
+    const secrets = href ? secretsOf(href, redaction) : [];
+    super(scrubText(format ? format(shownHref, reason) : reason || 'Image service error', secrets));
     this.code = ErrorCode.ImageServiceError;
     this.codes = [ErrorCode.ImageServiceError];
     this.imageHref = shownHref;
@@ -92,7 +93,7 @@ export class ImageServiceError extends Error {
     this.mustRestart = options.mustRestart ?? false;
     if (options.cause !== undefined) {
       Object.defineProperty(this, 'cause', {
-        value: sanitizeCause(options.cause, href ? secretsOf(href, redaction) : []),
+        value: sanitizeCause(options.cause, secrets),
         enumerable: false,
         writable: true,
         configurable: true,

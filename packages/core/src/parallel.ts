@@ -182,8 +182,8 @@ async function readPart(
           const next = await nextOrAbort(iterator, attempt.signal);
           if (next.done) break;
           let chunk = next.value;
-          if (chunk.byteLength === 0) continue;
           idle?.refresh();
+          if (chunk.byteLength === 0) continue;
           if (received + chunk.byteLength > part.length) chunk = chunk.subarray(0, part.length - received);
           part.push(chunk);
           received += chunk.byteLength;

@@ -22,7 +22,7 @@ export interface ReadRequest {
 
 /** An opened byte range of an image. */
 export interface ImageStream {
-  /** Exactly the requested bytes, in order. */
+  /** Exactly the requested bytes, in order. An empty chunk carries no bytes but counts as activity for the idle timeout. */
   body: AsyncIterable<Uint8Array>;
   /** The whole image's size, when known. */
   size: number | null;
@@ -176,8 +176,8 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
         for (;;) {
           const next = await nextOrAbort(iterator, attempt.signal);
           if (next.done) break;
-          if (next.value.byteLength === 0) continue;
           idle?.refresh();
+          if (next.value.byteLength === 0) continue;
           await consume(next.value);
         }
       } finally {

@@ -138,17 +138,30 @@ describe('driver-defined errors', () => {
 
 describe('causes', () => {
   it('copies a cause that has its own name, code and status, as SDK errors do', () => {
-    const sdkError = Object.assign(new Error('Access Denied for https://h/b/k?X-Amz-Signature=abc123secret'), {
-      name: 'AccessDenied',
-      Code: 'AccessDenied',
-      $fault: 'client',
-      statusCode: 403,
-    });
+    const sdkError = Object.assign(
+      new Error('Access Denied for https://h/b/k?X-Amz-Signature=abc123secret'),
+      {
+        name: 'AccessDenied',
+        Code: 'AccessDenied',
+        $fault: 'client',
+        statusCode: 403,
+      },
+    );
     const error = new ImageDownloadFailed({ imageHref: 's3://b/k', reason: 'denied', cause: sdkError });
     const cause = error.cause as Error & { Code?: string; statusCode?: number };
     expect(cause.name).toBe('AccessDenied');
     expect(cause.Code).toBe('AccessDenied');
     expect(cause.statusCode).toBe(403);
     expect(inspect(error, { depth: 5 })).not.toContain('abc123secret');
+  });
+});
+
+describe('redirect locations', () => {
+  it("never show the href's secrets, even when the server echoes them into the location's path", () => {
+    const error = new ImageRefIsARedirect({
+      imageHref: 'https://h/i.img?token=T0ken-Value-42',
+      location: 'https://other/T0ken-Value-42/i.img',
+    });
+    expect(inspect(error)).not.toContain('T0ken-Value-42');
   });
 });

@@ -309,3 +309,26 @@ describe('backoffDelay', () => {
     }
   });
 });
+
+describe('idle timeout and keep-alive chunks', () => {
+  it('counts an empty chunk as activity, so a driver can skip bytes without tripping the timeout', async () => {
+    const image = randomImage(2000);
+    const service = new (class extends MemoryImageService {
+      protected override async openRead(href: string, request: import('../src/index.js').ReadRequest) {
+        const stream = await super.openRead(href, request);
+        const inner = stream.body;
+        async function* withKeepAlive() {
+          for (let i = 0; i < 6; i++) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            yield new Uint8Array(0);
+          }
+          yield* inner;
+        }
+        return { ...stream, body: withKeepAlive() };
+      }
+    })(image.bytes);
+    const out = collector();
+    await service.download('mem://i', out, { retry: false, idleTimeoutMs: 60 });
+    expect(sha256(out.bytes())).toBe(image.sha256);
+  });
+});
