@@ -1,0 +1,2 @@
+/** Everything the glance driver package exports, re-exported (importing this loads the driver and its dependencies). */
+export * from '@image-service/glance';
