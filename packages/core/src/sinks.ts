@@ -7,6 +7,11 @@ export interface FileSinkOptions {
   batchBytes?: number;
   /** Positional writes in flight at once; the transfer waits when all are busy. Default 4. */
   maxInFlight?: number;
+  /**
+   * Start flushing written data to disk in the background every this many bytes, so the final fsync has little left
+   * to do and disk writeback overlaps the network. 0 turns it off. Default 64 MiB.
+   */
+  syncEveryBytes?: number;
 }
 
 /**
@@ -22,11 +27,15 @@ export class FileSink implements ImageSink {
   #position = 0;
   #inFlight: Promise<void>[] = [];
   #failure: unknown;
+  readonly #syncEveryBytes: number;
+  #unsynced = 0;
+  #syncing: Promise<void> | undefined;
 
   constructor(file: FileHandle, options: FileSinkOptions = {}) {
     this.#file = file;
     this.#batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
+    this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
   }
 
   write(chunk: Uint8Array): void | Promise<void> {
@@ -42,12 +51,15 @@ export class FileSink implements ImageSink {
   async flush(): Promise<void> {
     if (this.#pendingBytes > 0) this.#issue();
     while (this.#inFlight.length > 0) await this.#settleOldest();
+    await this.#syncing;
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   async reset(): Promise<void> {
     this.#pending = [];
     this.#pendingBytes = 0;
-    await Promise.allSettled(this.#inFlight);
+    await Promise.allSettled([...this.#inFlight, this.#syncing]);
+    this.#unsynced = 0;
     this.#inFlight = [];
     this.#failure = undefined;
     this.#position = 0;
@@ -64,6 +76,19 @@ export class FileSink implements ImageSink {
       this.#failure ??= error;
     });
     this.#inFlight.push(write);
+    this.#unsynced += position === this.#position ? 0 : this.#position - position;
+    if (this.#syncEveryBytes > 0 && this.#unsynced >= this.#syncEveryBytes && !this.#syncing) {
+      this.#unsynced = 0;
+      const settled = Promise.allSettled(this.#inFlight);
+      this.#syncing = settled
+        .then(() => this.#file.datasync())
+        .catch((error: unknown) => {
+          this.#failure ??= error;
+        })
+        .finally(() => {
+          this.#syncing = undefined;
+        });
+    }
   }
 
   async #settleOldest(): Promise<void> {

@@ -234,6 +234,16 @@ describe('downloadToFile', () => {
     expect(await readdir(dir)).toEqual(['out.img']);
   });
 
+  it('flushes to disk in the background while writing, and the result is exact', async () => {
+    const dir = await scratch();
+    const image = randomImage(1_000_000);
+    const service = new MemoryImageService(image.bytes, 10_000);
+    await downloadToFile(service, 'mem://i', join(dir, 'out.img'), {
+      fileSink: { batchBytes: 32 * 1024, maxInFlight: 3, syncEveryBytes: 100_000 },
+    });
+    expect(sha256(await readFile(join(dir, 'out.img')))).toBe(image.sha256);
+  });
+
   it('restarts from byte 0 when the image changed mid-download, and the file holds only the new image', async () => {
     const dir = await scratch();
     const image = randomImage(20_000);
