@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { downloadToFile, ErrorCode, isImageServiceError } from '../src/index.js';
-import { MemoryImageService, randomImage } from './memory-service.js';
+import { MemoryImageService, randomImage, rejectionOf } from './memory-service.js';
 
 /** Faults a real filesystem produces: these tests mount small tmpfs filesystems, so they run as root (as CI does). */
 const mounts: string[] = [];
@@ -23,15 +23,6 @@ afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: Error) => error,
-  );
-}
 
 describe('downloadToFile under disk faults', () => {
   it('a full disk: typed error naming ENOSPC, the existing file untouched, no temporary file left', async () => {

@@ -7,18 +7,7 @@ import {
   isImageServiceError,
   isUuidLike,
 } from '../src/index.js';
-
-class Named extends BaseImageService {
-  constructor(readonly name: string) {
-    super();
-  }
-  async validateHref(): Promise<unknown> {
-    return undefined;
-  }
-  async show(): Promise<ImageInfo> {
-    return { size: 0, updatedAt: null, properties: {} };
-  }
-}
+import { NamedService } from './memory-service.js';
 
 const hostile = fc.oneof(
   fc.string({ maxLength: 200 }),
@@ -37,7 +26,7 @@ const hostile = fc.oneof(
 describe('registry under hostile hrefs', () => {
   const registry = new ImageServiceRegistry();
   for (const scheme of ['file', 'http', 'https', 's3', 'glance'])
-    registry.register(scheme, () => new Named(scheme));
+    registry.register(scheme, () => new NamedService(scheme));
 
   it('resolves or rejects with an ImageServiceError, never anything else', async () => {
     await fc.assert(

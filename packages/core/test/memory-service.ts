@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import {
   BaseImageService,
   type Checksum,
@@ -118,4 +119,39 @@ export function randomImage(size: number): { bytes: Uint8Array; sha256: string }
 /** A network-style error that the core treats as transient. */
 export function connectionReset(): Error {
   return Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+}
+
+/** A writable stream that keeps what it is given, for comparing with the image. */
+export function collector(): Writable & { bytes: () => Buffer } {
+  const chunks: Buffer[] = [];
+  const writable = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(Buffer.from(chunk));
+      callback();
+    },
+  });
+  return Object.assign(writable, { bytes: () => Buffer.concat(chunks) });
+}
+
+/** The error `promise` rejects with; fails the test when it resolves. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: Error) => error,
+  );
+}
+
+/** A service that serves nothing, to tell which driver a registry resolved to. */
+export class NamedService extends BaseImageService {
+  constructor(readonly name: string) {
+    super();
+  }
+  async validateHref(): Promise<unknown> {
+    return undefined;
+  }
+  async show(): Promise<ImageInfo> {
+    return { size: 0, updatedAt: null, properties: {} };
+  }
 }

@@ -5,22 +5,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { downloadToFile, ErrorCode, isImageServiceError, parallelPolicy } from '../src/index.js';
-import { connectionReset, MemoryImageService, randomImage } from './memory-service.js';
+import { collector, connectionReset, MemoryImageService, randomImage } from './memory-service.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const parallel = { partSize: 64 * 1024, concurrency: 3, threshold: 0 };
 const retry = { retries: 3, minDelayMs: 1, maxDelayMs: 5 };
-
-function collector(): Writable & { bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const writable = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(Buffer.from(chunk));
-      cb();
-    },
-  });
-  return Object.assign(writable, { bytes: () => Buffer.concat(chunks) });
-}
 
 describe('parallel ranged fetching', () => {
   it('fetches parts pinned to the first validator and writes them in order', async () => {

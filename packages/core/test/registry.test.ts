@@ -9,27 +9,7 @@ import {
   isImageServiceError,
   isUuidLike,
 } from '../src/index.js';
-
-class NamedService extends BaseImageService {
-  constructor(readonly name: string) {
-    super();
-  }
-  async validateHref(): Promise<unknown> {
-    return undefined;
-  }
-  async show(): Promise<ImageInfo> {
-    return { size: 0, updatedAt: null, properties: {} };
-  }
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
-}
+import { NamedService, rejectionOf } from './memory-service.js';
 
 describe('ImageServiceRegistry', () => {
   it('resolves schemes case-insensitively and hands client and context to the factory', async () => {

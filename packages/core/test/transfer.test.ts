@@ -13,29 +13,15 @@ import {
   isImageServiceError,
   type Progress,
 } from '../src/index.js';
-import { connectionReset, MemoryImageService, randomImage } from './memory-service.js';
+import {
+  collector,
+  connectionReset,
+  MemoryImageService,
+  randomImage,
+  rejectionOf,
+} from './memory-service.js';
 
 const fast = { retry: { retries: 3, minDelayMs: 1, maxDelayMs: 5 } };
-
-function collector(): Writable & { bytes: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const writable = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      chunks.push(Buffer.from(chunk));
-      cb();
-    },
-  });
-  return Object.assign(writable, { bytes: () => Buffer.concat(chunks) });
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<Error> {
-  return promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: Error) => error,
-  );
-}
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
