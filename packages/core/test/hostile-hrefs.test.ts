@@ -1,12 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  BaseImageService,
-  type ImageInfo,
-  ImageServiceRegistry,
-  isImageServiceError,
-  isUuidLike,
-} from '../src/index.js';
+import { ImageServiceRegistry, isImageServiceError, isUuidLike } from '../src/index.js';
 import { NamedService } from './memory-service.js';
 
 const hostile = fc.oneof(

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { downloadToFile, ErrorCode, isImageServiceError, parallelPolicy } from '../src/index.js';
 import { collector, connectionReset, MemoryImageService, randomImage } from './memory-service.js';

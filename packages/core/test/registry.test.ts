@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BaseImageService,
   canonicalUuid,
   defaultRegistry,
   ErrorCode,
-  type ImageInfo,
   ImageServiceRegistry,
   isImageServiceError,
   isUuidLike,
