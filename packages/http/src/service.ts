@@ -72,6 +72,7 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 /** A body up to this size is read to the end so that its connection can be reused; a longer one is cut. */
 const DISCARD_LIMIT = 64 * 1024;
 const READ_HIGH_WATER_MARK = 1024 * 1024;
+const EMPTY = new Uint8Array(0);
 const NO_SIZE =
   'Cannot determine image size as there is no Content-Length header specified in response to HEAD request.';
 
@@ -631,6 +632,8 @@ export class HttpImageService extends BaseImageService {
         if (skip > 0) {
           if (data.byteLength <= skip) {
             skip -= data.byteLength;
+            // Skipped bytes are still progress: an empty chunk tells the core's idle timeout so.
+            yield EMPTY;
             continue;
           }
           data = data.subarray(skip);
