@@ -28,6 +28,7 @@ export {
   isImageServiceError,
   type MessageFormat,
 } from './errors.js';
+export { BackgroundHashers, type BackgroundHashOptions, InlineHashers } from './hash-worker.js';
 export { canonicalUuid, isUuidLike, schemeOf } from './href.js';
 export { createLogger, type Logger, logSink } from './log.js';
 export {

@@ -51,8 +51,62 @@ const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
  * of secret-bearing query parameters are masked; with `secret: true` nothing of it is shown.
  */
 export function redactHref(imageHref: string, options: RedactOptions = {}): string {
-  if (options.secret) return REDACTED;
-  if (typeof imageHref !== 'string') return REDACTED;
+  if (options.secret || typeof imageHref !== 'string') return REDACTED;
+  const url = parseUrl(imageHref);
+  const shown = url && carriesSecrets(url) ? maskedUrl(url) : maskedText(imageHref);
+  return scrubText(shown, secretsOf(imageHref));
+}
+
+/** The href as the WHATWG URL parser (and so undici) reads it, which accepts more forms than a strict parse. */
+function parseUrl(imageHref: string): URL | undefined {
+  try {
+    return new URL(imageHref);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The raw `name=value` pairs of a URL's query, as sent. */
+function rawQueryPairs(url: URL): Array<[string, string]> {
+  return url.search
+    .slice(1)
+    .split('&')
+    .filter(Boolean)
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      return equals < 0 ? [pair, ''] : [pair.slice(0, equals), pair.slice(equals + 1)];
+    });
+}
+
+function carriesSecrets(url: URL): boolean {
+  return (
+    url.username !== '' ||
+    url.password !== '' ||
+    rawQueryPairs(url).some(([name]) => isSecretParameterName(safeDecode(name)))
+  );
+}
+
+/** The parsed URL with its password (or lone user name) and secret query values masked. */
+function maskedUrl(url: URL): string {
+  const copy = new URL(url.href);
+  if (copy.password) copy.password = REDACTED;
+  else if (copy.username) copy.username = REDACTED;
+  if (copy.search) {
+    copy.search = rawQueryPairs(copy)
+      .map(([name, value]) =>
+        isSecretParameterName(safeDecode(name))
+          ? `${name}=${REDACTED}`
+          : value === ''
+            ? name
+            : `${name}=${value}`,
+      )
+      .join('&');
+  }
+  return copy.href;
+}
+
+/** Masks userinfo and secret query values in text that is not a URL the parser accepts. */
+function maskedText(imageHref: string): string {
   let out = imageHref.replace(USERINFO, (_all, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':');
     if (colon < 0) return `${scheme}${REDACTED}@`;
@@ -92,6 +146,13 @@ export function secretsOf(imageHref: string, options: RedactOptions = {}): strin
   }
   for (const match of imageHref.matchAll(QUERY_PAIR)) {
     if (isSecretParameterName(safeDecode(match[2] ?? ''))) add(match[3]);
+  }
+  const parsed = parseUrl(imageHref);
+  if (parsed) {
+    add(parsed.password || (parsed.username ? parsed.username : undefined));
+    for (const [name, value] of rawQueryPairs(parsed)) {
+      if (isSecretParameterName(safeDecode(name))) add(value);
+    }
   }
   if (options.secret) {
     add(imageHref);
@@ -133,7 +194,7 @@ export function redactText(text: string, imageHref?: string, options: RedactOpti
   return out;
 }
 
-const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi;
+const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"<>]+/gi;
 
 /** Redacts every URL found in free text (an error from a library may quote one). */
 export function redactUrlsIn(text: string): string {

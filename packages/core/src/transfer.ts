@@ -1,6 +1,7 @@
 import { abortedError, nextOrAbort, throwIfAborted } from './abort.js';
-import { createHasher, formatChecksum, type Hasher, normalizeChecksum } from './checksum.js';
+import { createHasher, formatChecksum, normalizeChecksum } from './checksum.js';
 import { ImageChecksumError, ImageDownloadFailed, isImageServiceError } from './errors.js';
+import { BackgroundHashers, InlineHashers } from './hash-worker.js';
 import { fetchInParallel, type ParallelOptions, parallelPolicy } from './parallel.js';
 import { backoffDelay, isTransientError, retryPolicy, waitFor } from './retry.js';
 import type { Checksum, ChecksumAlgorithm, DownloadOptions, DownloadResult } from './types.js';
@@ -63,6 +64,9 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 const STALLED = Symbol('stalled');
 
+/** Images from this size on are hashed on a worker thread (its start-up is not worth it for smaller ones). */
+const BACKGROUND_HASH_THRESHOLD = 16 * 1024 * 1024;
+
 /**
  * Streams an image into a sink: opens it through the driver, writes with backpressure, counts, hashes and verifies,
  * reports progress, stops on a stalled body, and resumes (or, when the sink can, restarts) after transient failures.
@@ -85,7 +89,7 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
   let total: number | null | undefined;
   let validator: string | undefined;
   let storeChecksum: Checksum | undefined;
-  let hashers = new Map<ChecksumAlgorithm, Hasher>();
+  let hashing: InlineHashers | BackgroundHashers | undefined;
   let failures = 0;
   let retries = 0;
 
@@ -95,14 +99,23 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
       options.onProgress?.({ bytes, total: total ?? null });
     }
   };
-  const startHashers = () => {
-    hashers = new Map();
+  const startHashers = async () => {
+    await hashing?.close();
+    const algorithms = new Set<ChecksumAlgorithm>();
     for (const algorithm of [
       expected?.algorithm,
       options.computeChecksum,
       verifyStore ? storeChecksum?.algorithm : undefined,
     ]) {
-      if (algorithm && !hashers.has(algorithm)) hashers.set(algorithm, createHasher(algorithm));
+      if (algorithm) algorithms.add(algorithm);
+    }
+    if (algorithms.size === 0) {
+      hashing = undefined;
+    } else if (total !== null && total !== undefined && total >= BACKGROUND_HASH_THRESHOLD) {
+      for (const algorithm of algorithms) createHasher(algorithm);
+      hashing = new BackgroundHashers([...algorithms]);
+    } else {
+      hashing = new InlineHashers([...algorithms].map(createHasher));
     }
   };
 
@@ -113,137 +126,144 @@ export async function transfer(params: TransferParams): Promise<DownloadResult> 
         reason: `the server sent more than the image's ${total} bytes`,
       });
     }
-    for (const hasher of hashers.values()) hasher.update(chunk);
+    const hashed = hashing?.update(chunk);
+    if (hashed) await hashed;
     try {
       await sink.write(chunk);
     } catch (error) {
       throw writeFailed(imageHref, error);
     }
     offset += chunk.byteLength;
-    failures = 0;
+    // Only bytes past the furthest ever reached refill the retry budget: bytes downloaded again after a restart do
+    // not, or a store that breaks every attempt at the same byte would be retried for ever.
+    if (offset > reported) failures = 0;
     report(offset);
   };
 
-  for (;;) {
-    const attempt = new AbortController();
-    const onAbort = () => attempt.abort(signal?.reason);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let idle: NodeJS.Timeout | undefined;
-    try {
-      const stream = await open({ offset, validator, signal: attempt.signal });
-      if (total === undefined) {
-        total = stream.size;
-        validator = stream.validator;
-        storeChecksum = stream.checksum ? normalizeChecksum(stream.checksum) : undefined;
-        startHashers();
-        report(0);
-      } else if (stream.size !== null && total !== null && stream.size !== total) {
-        throw new ImageDownloadFailed({
-          imageHref,
-          reason: `the image changed during the download: its size was ${total} bytes and is now ${stream.size}`,
-          mustRestart: true,
-          transient: true,
-        });
-      }
-      if (
-        parallel &&
-        offset === 0 &&
-        stream.rangesSupported &&
-        total !== null &&
-        total >= parallel.threshold
-      ) {
-        await fetchInParallel({
-          imageHref,
-          open,
-          first: stream,
-          total,
-          validator,
-          policy: parallel,
-          retry: policy,
-          idleTimeoutMs,
-          isTransient,
-          signal: attempt.signal,
-          consume,
-        });
-        break;
-      }
-      if (idleTimeoutMs > 0) {
-        idle = setTimeout(() => attempt.abort(STALLED), idleTimeoutMs);
-        idle.unref?.();
-      }
-      const iterator = stream.body[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const attempt = new AbortController();
+      const onAbort = () => attempt.abort(signal?.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      let idle: NodeJS.Timeout | undefined;
       try {
-        for (;;) {
-          const next = await nextOrAbort(iterator, attempt.signal);
-          if (next.done) break;
-          idle?.refresh();
-          if (next.value.byteLength === 0) continue;
-          await consume(next.value);
+        const stream = await open({ offset, validator, signal: attempt.signal });
+        if (total === undefined) {
+          total = stream.size;
+          validator = stream.validator;
+          storeChecksum = stream.checksum ? normalizeChecksum(stream.checksum) : undefined;
+          await startHashers();
+          report(0);
+        } else if (stream.size !== null && total !== null && stream.size !== total) {
+          throw new ImageDownloadFailed({
+            imageHref,
+            reason: `the image changed during the download: its size was ${total} bytes and is now ${stream.size}`,
+            mustRestart: true,
+            transient: true,
+          });
         }
-      } finally {
-        iterator.return?.()?.catch?.(() => {});
-      }
-      if (total !== null && offset < total) {
-        throw new ImageDownloadFailed({
+        if (
+          parallel &&
+          offset === 0 &&
+          stream.rangesSupported &&
+          total !== null &&
+          total >= parallel.threshold
+        ) {
+          await fetchInParallel({
+            imageHref,
+            open,
+            first: stream,
+            total,
+            validator,
+            policy: parallel,
+            retry: policy,
+            idleTimeoutMs,
+            isTransient,
+            signal: attempt.signal,
+            consume,
+          });
+          break;
+        }
+        if (idleTimeoutMs > 0) {
+          idle = setTimeout(() => attempt.abort(STALLED), idleTimeoutMs);
+          idle.unref?.();
+        }
+        const iterator = stream.body[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const next = await nextOrAbort(iterator, attempt.signal);
+            if (next.done) break;
+            idle?.refresh();
+            if (next.value.byteLength === 0) continue;
+            await consume(next.value);
+          }
+        } finally {
+          iterator.return?.()?.catch?.(() => {});
+        }
+        if (total !== null && offset < total) {
+          throw new ImageDownloadFailed({
+            imageHref,
+            reason: `the connection closed after ${offset} of ${total} bytes`,
+            transient: true,
+          });
+        }
+        break;
+      } catch (caught) {
+        if (signal?.aborted) throw abortedError(signal, imageHref);
+        const error =
+          attempt.signal.reason === STALLED
+            ? new ImageDownloadFailed({
+                imageHref,
+                reason: `no data arrived for ${idleTimeoutMs} ms after ${offset} bytes`,
+                transient: true,
+              })
+            : caught;
+        failures += 1;
+        if (!isTransient(error) || failures > policy.retries) throw asDownloadFailed(imageHref, error);
+        const restart = isImageServiceError(error) && error.mustRestart;
+        if (restart) {
+          if (!sink.reset) throw asDownloadFailed(imageHref, error);
+          await sink.reset();
+          offset = 0;
+          total = undefined;
+          validator = undefined;
+        }
+        retries += 1;
+        await waitFor(
+          backoffDelay(failures, policy, isImageServiceError(error) ? error.retryAfterMs : undefined),
+          signal,
           imageHref,
-          reason: `the connection closed after ${offset} of ${total} bytes`,
-          transient: true,
-        });
+        );
+      } finally {
+        if (idle) clearTimeout(idle);
+        signal?.removeEventListener('abort', onAbort);
       }
-      break;
-    } catch (caught) {
-      if (signal?.aborted) throw abortedError(signal, imageHref);
-      const error =
-        attempt.signal.reason === STALLED
-          ? new ImageDownloadFailed({
-              imageHref,
-              reason: `no data arrived for ${idleTimeoutMs} ms after ${offset} bytes`,
-              transient: true,
-            })
-          : caught;
-      failures += 1;
-      if (!isTransient(error) || failures > policy.retries) throw asDownloadFailed(imageHref, error);
-      const restart = isImageServiceError(error) && error.mustRestart;
-      if (restart) {
-        if (!sink.reset) throw asDownloadFailed(imageHref, error);
-        await sink.reset();
-        offset = 0;
-        total = undefined;
-        validator = undefined;
-      }
-      retries += 1;
-      await waitFor(
-        backoffDelay(failures, policy, isImageServiceError(error) ? error.retryAfterMs : undefined),
-        signal,
-        imageHref,
-      );
-    } finally {
-      if (idle) clearTimeout(idle);
-      signal?.removeEventListener('abort', onAbort);
     }
+    const digests = (await hashing?.digest()) ?? new Map<ChecksumAlgorithm, Checksum>();
+    hashing = undefined;
+    return finish(
+      imageHref,
+      offset,
+      digests,
+      expected,
+      verifyStore ? storeChecksum : undefined,
+      options,
+      retries,
+    );
+  } finally {
+    await hashing?.close();
   }
-
-  return finish(
-    imageHref,
-    offset,
-    hashers,
-    expected,
-    verifyStore ? storeChecksum : undefined,
-    options,
-    retries,
-  );
 }
 
 function finish(
   imageHref: string,
   bytes: number,
-  hashers: Map<ChecksumAlgorithm, Hasher>,
+  digests: Map<ChecksumAlgorithm, Checksum>,
   expected: Checksum | undefined,
   storeChecksum: Checksum | undefined,
   options: DownloadOptions,
   retries: number,
 ): DownloadResult {
-  const digests = new Map([...hashers].map(([algorithm, hasher]) => [algorithm, hasher.digest()]));
   for (const [wanted, whose] of [
     [expected, 'the expected'],
     [storeChecksum, "the store's published"],
