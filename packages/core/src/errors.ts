@@ -48,6 +48,11 @@ export interface ImageServiceErrorOptions {
   cause?: unknown;
   /** Hide the whole href (the seed's `secret=True`): nothing of it appears in the message, reason or cause. */
   secret?: boolean;
+  /**
+   * Credentials that are not in the href (a configured password or token, keys): masked wherever they appear in the
+   * message, reason and cause, raw or percent-encoded.
+   */
+  secrets?: readonly string[];
   /** Trying again may succeed (a dropped connection, a 503); the core's retries act on it. */
   transient?: boolean;
   /** How long the server asked to wait before trying again (Retry-After), in ms. */
@@ -81,8 +86,12 @@ export class ImageServiceError extends Error {
     const redaction: RedactOptions = { secret: options.secret ?? false };
     const href = options.imageHref ?? '';
     const shownHref = href ? redactHref(href, redaction) : '';
-    const reason = options.reason === undefined ? '' : redactText(options.reason, href, redaction);
-    const secrets = href ? secretsOf(href, redaction) : [];
+    const secrets = [
+      ...(href ? secretsOf(href, redaction) : []),
+      ...encodedForms(options.secrets ?? []),
+    ].sort((a, b) => b.length - a.length);
+    const reason =
+      options.reason === undefined ? '' : scrubText(redactText(options.reason, href, redaction), secrets);
     super(scrubText(format ? format(shownHref, reason) : reason || 'Image service error', secrets));
     this.code = ErrorCode.ImageServiceError;
     this.codes = [ErrorCode.ImageServiceError];
@@ -263,6 +272,20 @@ export function isImageServiceError(
   return Array.isArray(codes) && codes.includes(code);
 }
 
+/** Each secret as it is and percent-encoded (as it appears in a URL or a header). */
+function encodedForms(secrets: readonly string[]): string[] {
+  const forms = new Set<string>();
+  for (const secret of secrets) {
+    if (typeof secret !== 'string' || secret.length === 0) continue;
+    forms.add(secret);
+    forms.add(encodeURIComponent(secret));
+  }
+  return [...forms];
+}
+
+/** Fields of an error that hold payloads (raw responses, requests), which may echo credentials: never copied. */
+const PAYLOAD_FIELDS = new Set(['data', 'body', 'response', 'request', 'headers', 'config', 'options']);
+
 /** A copy of `cause` (and its own causes) whose message, stack and string fields have the secrets masked. */
 function sanitizeCause(cause: unknown, secrets: readonly string[], depth = 0): unknown {
   const scrub = (text: string) => scrubText(redactUrlsIn(text), secrets);
@@ -274,7 +297,8 @@ function sanitizeCause(cause: unknown, secrets: readonly string[], depth = 0): u
   Object.defineProperty(copy, 'name', { value: cause.name, enumerable: false, configurable: true });
   copy.stack = cause.stack === undefined ? undefined : scrub(cause.stack);
   for (const [key, value] of Object.entries(cause)) {
-    if (key === 'message' || key === 'stack' || key === 'name' || key === 'cause') continue;
+    if (key === 'message' || key === 'stack' || key === 'name' || key === 'cause' || PAYLOAD_FIELDS.has(key))
+      continue;
     if (typeof value === 'string') (copy as unknown as Record<string, unknown>)[key] = scrub(value);
     else if (typeof value === 'number' || typeof value === 'boolean')
       (copy as unknown as Record<string, unknown>)[key] = value;

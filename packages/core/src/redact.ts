@@ -43,7 +43,6 @@ export interface RedactOptions {
   secret?: boolean;
 }
 
-const QUERY_PAIR = /([?&;])([^=&;#]*)=([^&;#]*)/g;
 const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i;
 
 /**
@@ -80,9 +79,7 @@ function rawQueryPairs(url: URL): Array<[string, string]> {
 
 function carriesSecrets(url: URL): boolean {
   return (
-    url.username !== '' ||
-    url.password !== '' ||
-    rawQueryPairs(url).some(([name]) => isSecretParameterName(safeDecode(name)))
+    url.username !== '' || url.password !== '' || mapSecretParameters(url.href, () => REDACTED) !== url.href
   );
 }
 
@@ -91,6 +88,7 @@ function maskedUrl(url: URL): string {
   const copy = new URL(url.href);
   if (copy.password) copy.password = REDACTED;
   else if (copy.username) copy.username = REDACTED;
+  if (copy.hash) copy.hash = mapSecretParameters(copy.hash, () => REDACTED).replace(/^#/, '');
   if (copy.search) {
     copy.search = rawQueryPairs(copy)
       .map(([name, value]) =>
@@ -105,16 +103,35 @@ function maskedUrl(url: URL): string {
   return copy.href;
 }
 
-/** Masks userinfo and secret query values in text that is not a URL the parser accepts. */
+/** Masks userinfo and secret parameter values in text that is not a URL the parser accepts. */
 function maskedText(imageHref: string): string {
-  let out = imageHref.replace(USERINFO, (_all, scheme: string, userinfo: string) => {
+  const out = imageHref.replace(USERINFO, (_all, scheme: string, userinfo: string) => {
     const colon = userinfo.indexOf(':');
     if (colon < 0) return `${scheme}${REDACTED}@`;
     return `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@`;
   });
-  out = out.replace(QUERY_PAIR, (all, sep: string, name: string) =>
-    isSecretParameterName(safeDecode(name)) ? `${sep}${name}=${REDACTED}` : all,
+  return mapSecretParameters(out, () => REDACTED);
+}
+
+/**
+ * `text` with the value of every secret-bearing parameter replaced: `name=value` pairs of the query (after the first
+ * `?`) and of the fragment (after the first `#`, where OAuth's implicit flow puts tokens), split on `&` and `;`, and
+ * `;name=value` parameters of the path. A value never runs across a `?` or `#`.
+ */
+function mapSecretParameters(text: string, replace: (value: string) => string): string {
+  const hash = text.indexOf('#');
+  const beforeHash = hash < 0 ? text : text.slice(0, hash);
+  const question = beforeHash.indexOf('?');
+  const path = question < 0 ? beforeHash : beforeHash.slice(0, question);
+  const mapPairs = (part: string) =>
+    part.replace(/(^|[&;])([^=&;]*)=([^&;]*)/g, (all, sep: string, name: string, value: string) =>
+      isSecretParameterName(safeDecode(name)) ? `${sep}${name}=${replace(value)}` : all,
+    );
+  let out = path.replace(/;([^=;/]*)=([^;/]*)/g, (all, name: string, value: string) =>
+    isSecretParameterName(safeDecode(name)) ? `;${name}=${replace(value)}` : all,
   );
+  if (question >= 0) out += `?${mapPairs(beforeHash.slice(question + 1))}`;
+  if (hash >= 0) out += `#${mapPairs(text.slice(hash + 1))}`;
   return out;
 }
 
@@ -144,15 +161,17 @@ export function secretsOf(imageHref: string, options: RedactOptions = {}): strin
     const colon = userinfo.indexOf(':');
     add(colon < 0 ? userinfo : userinfo.slice(colon + 1));
   }
-  for (const match of imageHref.matchAll(QUERY_PAIR)) {
-    if (isSecretParameterName(safeDecode(match[2] ?? ''))) add(match[3]);
-  }
+  mapSecretParameters(imageHref, (value) => {
+    add(value);
+    return value;
+  });
   const parsed = parseUrl(imageHref);
   if (parsed) {
     add(parsed.password || (parsed.username ? parsed.username : undefined));
-    for (const [name, value] of rawQueryPairs(parsed)) {
-      if (isSecretParameterName(safeDecode(name))) add(value);
-    }
+    mapSecretParameters(parsed.href, (value) => {
+      add(value);
+      return value;
+    });
   }
   if (options.secret) {
     add(imageHref);

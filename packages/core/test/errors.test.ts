@@ -165,3 +165,24 @@ describe('redirect locations', () => {
     expect(inspect(error)).not.toContain('T0ken-Value-42');
   });
 });
+
+describe('credentials that are not in the href', () => {
+  it('are masked in the message, the reason and the cause, raw and percent-encoded, and payload fields are dropped', () => {
+    const token = 'b3arer/T0ken+value';
+    const parserError = Object.assign(new Error(`bad response echoing Authorization: Bearer ${token}`), {
+      data: `HTTP/1.1 200 OK\r\nX-Echo: ${token}\r\n`,
+      code: 'HPE_INVALID',
+    });
+    const error = new ImageDownloadFailed({
+      imageHref: 'https://h/i.img',
+      reason: `the server said ${encodeURIComponent(token)}`,
+      cause: parserError,
+      secrets: [token],
+    });
+    const rendered = inspect(error, { depth: 10 });
+    expect(rendered).not.toContain(token);
+    expect(rendered).not.toContain(encodeURIComponent(token));
+    expect((error.cause as { code?: string }).code).toBe('HPE_INVALID');
+    expect((error.cause as { data?: string }).data).toBeUndefined();
+  });
+});

@@ -50,10 +50,23 @@ describe('query parameters after a path with & or ;', () => {
     `http://h/&=?X-Amz-Signature=${SECRET}`,
     `http://h/a&b=c?token=${SECRET}`,
     `http://h/a;b=c?sig=${SECRET}&x=1`,
+    // Hrefs the URL parser rejects (a space in the host, an unclosed bracket) are masked as text.
+    `s3:// /;=?X-Amz-Signature=${SECRET}`,
+    `http://[bad/a&b=c?token=${SECRET}`,
   ])('%j: the secret query value is masked', (href) => {
     expect(redactHref(href)).not.toContain(SECRET);
     expect(secretsOf(href)).toContain(SECRET);
   });
+});
+
+describe('a secret parameter at the start of the fragment', () => {
+  it.each([`https://h/image.img#access_token=${SECRET}`, `file:///srv/image.img#token=${SECRET}`])(
+    '%j: the value is masked (the OAuth implicit flow puts the token there)',
+    (href) => {
+      expect(redactHref(href)).not.toContain(SECRET);
+      expect(secretsOf(href)).toContain(SECRET);
+    },
+  );
 });
 
 describe('URLs quoted in free text', () => {
