@@ -10,8 +10,7 @@ import {
 import { NamedService } from './memory-service.js';
 
 /**
- * Hrefs whose secrets redaction misses today (found by the drivers' property tests). The drivers work around what they
- * can; these tests fail until the core's redaction covers them.
+ * Hrefs whose secrets an earlier redaction missed (found by the drivers' property tests); kept so they stay masked.
  */
 
 const SECRET = 'Zq5ecretValue';

@@ -8,7 +8,7 @@ import { connectionReset, MemoryImageService, randomImage } from './memory-servi
 /**
  * The retry budget ("attempts after the first, per stretch without progress") must not be refilled by bytes a restart
  * downloads again: a store that drops every attempt at the same byte and cannot be resumed (no validator, or a new one
- * each time) would otherwise be retried for ever. Fails until the core counts progress past the furthest byte reached.
+ * each time) would otherwise be retried for ever: the core counts only progress past the furthest byte reached.
  */
 describe('restarts and the retry budget', () => {
   it('gives up with ImageDownloadFailed when every attempt breaks at the same byte and each restart starts over', async () => {

@@ -20,6 +20,8 @@ export interface FailureContext {
   secret: boolean;
   /** Validation (`validateHref`, `show`) or download. */
   phase: Phase;
+  /** Credentials the request carried (Authorization values, configured headers, proxy passwords), masked in errors. */
+  secrets?: readonly string[];
 }
 
 /** Timeouts, to name them in reasons. */
@@ -54,6 +56,18 @@ function codeOf(error: unknown): string | undefined {
     current = (current as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/**
+ * Whether `error` is undici's parser failing because the connection closed before the end of a response whose end only
+ * the parser could tell (a chunked body cut short). undici sets no code on it, so its message tells.
+ */
+function isCutShort(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'HTTPParserError' &&
+    error.message.endsWith('(Invalid EOF state)')
+  );
 }
 
 /** Words for a network or TLS failure: what went wrong and its code, never the host or URL it happened with. */
@@ -96,6 +110,7 @@ export function describeNetworkError(error: unknown, timeouts: TimeoutSettings):
     const reason = (error as { reason?: unknown }).reason;
     return `the TLS handshake failed: ${typeof reason === 'string' ? reason : message} (${code})`;
   }
+  if (isCutShort(error)) return 'the connection closed in the middle of the response';
   if (name === 'HTTPParserError')
     return `the response is not valid HTTP/1.1: ${message.replace(/^Response does not match the HTTP\/1\.1 protocol \((.*)\)$/, '$1')}`;
   return code && !message.includes(code) ? `${message} (${code})` : message;
@@ -114,34 +129,6 @@ function bareCause(error: unknown): Error {
   return cause;
 }
 
-/**
- * `error` as a cause the core can copy: undici's errors carry `name` as an own enumerable property, which the core's
- * redacting copy (as of this writing) trips over; the copy here keeps the name, message, stack, fields and cause chain.
- */
-export function portableCause(error: unknown, depth = 0): unknown {
-  if (!(error instanceof Error) || !Object.prototype.propertyIsEnumerable.call(error, 'name')) return error;
-  const copy = new Error(error.message);
-  Object.defineProperty(copy, 'name', {
-    value: error.name,
-    enumerable: false,
-    configurable: true,
-    writable: true,
-  });
-  copy.stack = error.stack;
-  for (const [key, value] of Object.entries(error)) {
-    if (key !== 'name') (copy as unknown as Record<string, unknown>)[key] = value;
-  }
-  if (error.cause !== undefined && depth < 5) {
-    Object.defineProperty(copy, 'cause', {
-      value: portableCause(error.cause, depth + 1),
-      enumerable: false,
-      configurable: true,
-      writable: true,
-    });
-  }
-  return copy;
-}
-
 /** A network or TLS failure as the image-service error of the phase; transient when a retry may get past it. */
 export function networkFailure(
   error: unknown,
@@ -151,9 +138,11 @@ export function networkFailure(
   const options = {
     imageHref: context.imageHref,
     secret: context.secret,
+    secrets: context.secrets,
     reason: describeNetworkError(error, timeouts),
-    cause: context.secret ? bareCause(error) : portableCause(error),
-    transient: isTransientError(error),
+    cause: context.secret ? bareCause(error) : error,
+    // A chunked body cut short is as transient as a body shorter than its Content-Length.
+    transient: isTransientError(error) || isCutShort(error),
   };
   return context.phase === 'download'
     ? new ImageDownloadFailed(options)

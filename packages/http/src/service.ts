@@ -22,8 +22,10 @@ import {
   type ReadRequest,
   type RetryOptions,
   type RetryPolicy,
+  redactHref,
   retryPolicy,
   type ShowOptions,
+  secretsOf,
   throwIfAborted,
   type ValidateOptions,
 } from '@image-service/core';
@@ -55,7 +57,7 @@ import {
   validatorOf,
 } from './headers.js';
 import type { HttpOptions, TlsMinVersion } from './options.js';
-import { type ProxySettings, proxyFor, proxySettingsFromEnv } from './proxy.js';
+import { normalizeProxyUrl, type ProxySettings, proxyFor, proxySettingsFromEnv } from './proxy.js';
 
 const log = createLogger('image-service:http');
 
@@ -178,6 +180,7 @@ export class HttpImageService extends BaseImageService {
   readonly #policy: AddressPolicy;
   readonly #lookup: LookupFunction | undefined;
   readonly #custom: Dispatcher | undefined;
+  readonly #configuredSecrets: string[];
   #direct: Agent | undefined;
   readonly #proxies = new Map<string, ProxyAgent>();
 
@@ -224,6 +227,7 @@ export class HttpImageService extends BaseImageService {
     this.#policy = new AddressPolicy(options);
     this.#lookup = options.lookup;
     this.#custom = options.dispatcher;
+    this.#configuredSecrets = configuredSecrets(options, this.#basicAuth, this.#headers, this.#proxy);
   }
 
   /** Closes the connections the driver opened (not those of a dispatcher passed in). */
@@ -259,7 +263,13 @@ export class HttpImageService extends BaseImageService {
         } catch {
           // Not resolvable: pass it on as the server sent it.
         }
-        throw new ImageRefIsARedirect({ imageHref, secret: context.secret, location: target, status });
+        throw new ImageRefIsARedirect({
+          imageHref,
+          secret: context.secret,
+          secrets: context.secrets,
+          location: target,
+          status,
+        });
       }
       throw statusError(status, 'HEAD', headers, context, this.#retry.maxDelayMs);
     });
@@ -430,7 +440,29 @@ export class HttpImageService extends BaseImageService {
 
   #context(imageHref: string, phase: Phase, signal?: AbortSignal, secret?: boolean): RequestContext {
     throwIfAborted(signal, imageHref, secret);
-    return { imageHref, phase, secret: secret ?? false, signal };
+    return { imageHref, phase, secret: secret ?? false, signal, secrets: this.#credentialsFor(imageHref) };
+  }
+
+  /**
+   * The credentials a request for `imageHref` carries, as they go on the wire (the href's own secrets, the Authorization
+   * value and its token, the configured headers' values, proxy passwords), so that a server or a library quoting them
+   * back is masked.
+   */
+  #credentialsFor(imageHref: string): string[] {
+    const found = new Set(this.#configuredSecrets);
+    for (const secret of secretsOf(imageHref)) found.add(secret);
+    if (typeof imageHref === 'string' && isCanonicalUrlForm(imageHref)) {
+      try {
+        const url = new URL(imageHref);
+        const authorization = this.#headersFor(url, url, {}).authorization;
+        if (authorization) for (const form of headerSecretForms(authorization)) found.add(form);
+      } catch {
+        // Not a URL: nothing is sent.
+      }
+    }
+    // A server may quote them back percent-encoded (in a Location, say).
+    for (const form of [...found]) found.add(encodeURIComponent(form));
+    return [...found];
   }
 
   /** The href as a URL, or `ImageRefValidationFailed` saying why it is none the driver serves. */
@@ -439,6 +471,16 @@ export class HttpImageService extends BaseImageService {
       new ImageRefValidationFailed({ imageHref: context.imageHref, secret: context.secret, reason });
     if (this.#configProblem) throw fail(this.#configProblem);
     if (typeof context.imageHref !== 'string') throw fail('The image href is not a string.');
+    if (!isCanonicalUrlForm(context.imageHref)) {
+      throw new ImageRefValidationFailed({
+        imageHref: context.imageHref,
+        secret: true,
+        reason:
+          'The image href is not a valid URL of the form http(s)://host/path: it has control characters, a backslash, ' +
+          'surrounding spaces, or other than two slashes after the scheme (it is not shown, as a credential in it ' +
+          'could not be reliably masked).',
+      });
+    }
     let url: URL;
     try {
       url = new URL(context.imageHref);
@@ -539,14 +581,15 @@ export class HttpImageService extends BaseImageService {
         bodyTimeout,
         highWaterMark: READ_HIGH_WATER_MARK,
       });
-      log(`${method} ${context.secret ? '***' : url.href} -> ${response.statusCode}`);
+      log(`${method} ${shownUrl(url, context)} -> ${response.statusCode}`, ...(context.secrets ?? []));
       return response;
     } catch (error) {
       if (context.signal?.aborted) throw abortedError(context.signal, context.imageHref, context.secret);
       if (isImageServiceError(error)) throw error;
       log(
-        `${method} ${context.secret ? '***' : url.href} failed: ${(error as Error)?.message}`,
+        `${method} ${shownUrl(url, context)} failed: ${(error as Error)?.message}`,
         ...secretsOfContext(context),
+        ...(context.secrets ?? []),
       );
       throw networkFailure(error, context, this.#timeouts);
     }
@@ -676,6 +719,60 @@ export class HttpImageService extends BaseImageService {
       }
     }
   }
+}
+
+/**
+ * Whether an href reads the same to the URL parser as to a reader (and to redaction): the parser drops tabs and line
+ * breaks, trims spaces and control characters, takes a backslash for a slash and skips any number of slashes after the
+ * scheme, so `http:\\user:pw@host` would send a password that no redaction recognises as one.
+ */
+function isCanonicalUrlForm(href: string): boolean {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/]/i.test(href) || /\s$/.test(href)) return false;
+  for (let index = 0; index < href.length; index++) {
+    const code = href.charCodeAt(index);
+    if (code < 0x20 || code === 0x7f || code === 0x5c) return false;
+  }
+  return true;
+}
+
+/**
+ * A URL as a log line may show it: redacted here rather than left to the logger, which finds URLs in text only up to a
+ * quote (a `'` the URL parser leaves in a path would end it before a secret query value).
+ */
+function shownUrl(url: URL, context: RequestContext): string {
+  return context.secret ? '***' : redactHref(url.href);
+}
+
+/** A header value and, for `<scheme> <token>` (Basic, Bearer), the token alone: the forms it may be quoted in. */
+function headerSecretForms(value: string): string[] {
+  const token = /^\S+\s+(\S.*)$/.exec(value.trim())?.[1];
+  return [value, ...(token ? [token] : [])].filter((form) => form.length >= 6);
+}
+
+/** The credentials the options configure, in every form they may be quoted in. */
+function configuredSecrets(
+  options: HttpOptions,
+  basicAuth: string | undefined,
+  headers: Record<string, string>,
+  proxy: ProxySettings | false,
+): string[] {
+  const found = new Set<string>();
+  if (options.password && options.password.length >= 3) found.add(options.password);
+  for (const value of [basicAuth, ...Object.values(headers)]) {
+    if (value) for (const form of headerSecretForms(value)) found.add(form);
+  }
+  for (const proxyUrl of proxy ? [proxy.httpProxy, proxy.httpsProxy] : []) {
+    if (!proxyUrl) continue;
+    try {
+      const { username, password } = new URL(normalizeProxyUrl(proxyUrl));
+      // The password, or a lone user name (often a token), as written and decoded.
+      const secret = password || username;
+      for (const part of [secret, decoded(secret)]) if (part.length >= 3) found.add(part);
+    } catch {
+      // Not a URL: undici will refuse it.
+    }
+  }
+  return [...found];
 }
 
 function secretsOfContext(context: RequestContext): string[] {

@@ -6,6 +6,7 @@ import {
   type ImageInfo,
   isImageServiceError,
   parseChecksum,
+  redactHref,
   redactUrlsIn,
 } from '@image-service/core';
 import { createImageServiceRegistry } from './defaults.js';
@@ -141,7 +142,7 @@ function describeInfo(href: string, info: ImageInfo): string {
   if (info.checksum) rows.push(['checksum', `${info.checksum.algorithm}:${info.checksum.value}`]);
   if (info.noCache !== undefined) rows.push(['no_cache', String(info.noCache)]);
   rows.push(['properties', JSON.stringify(info.properties)]);
-  return [`image ${href}`, ...rows.map(([k, v]) => `  ${k.padEnd(11)} ${v}`)].join('\n');
+  return [`image ${redactHref(href)}`, ...rows.map(([k, v]) => `  ${k.padEnd(11)} ${v}`)].join('\n');
 }
 
 /** Runs the `image-service` command with `argv` (without node and the script); resolves with the exit code. */

@@ -73,7 +73,10 @@ export class FakeS3 {
 
   /** A client that talks to this fake, with the given credentials (default: a known user's). */
   client(
-    credentials = { accessKeyId: 'AKIAFAKEFAKEFAKEFAKE', secretAccessKey: 'fake-secret-key-0123456789' },
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } = {
+      accessKeyId: 'AKIAFAKEFAKEFAKEFAKE',
+      secretAccessKey: 'fake-secret-key-0123456789',
+    },
     maxAttempts = 3,
   ): S3Client {
     return new S3Client({
