@@ -3,7 +3,7 @@ import type { ImageSink } from './transfer.js';
 
 /** Options of {@link FileSink}. */
 export interface FileSinkOptions {
-  /** Bytes gathered before one positional write is issued. Default 4 MiB. */
+  /** Bytes gathered before one positional write is issued. Default 2 MiB. */
   batchBytes?: number;
   /** Positional writes in flight at once; the transfer waits when all are busy. Default 4. */
   maxInFlight?: number;
@@ -33,7 +33,7 @@ export class FileSink implements ImageSink {
 
   constructor(file: FileHandle, options: FileSinkOptions = {}) {
     this.#file = file;
-    this.#batchBytes = options.batchBytes ?? 4 * 1024 * 1024;
+    this.#batchBytes = options.batchBytes ?? 2 * 1024 * 1024;
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
     this.#syncEveryBytes = options.syncEveryBytes ?? 64 * 1024 * 1024;
   }
