@@ -735,10 +735,7 @@ function isCanonicalUrlForm(href: string): boolean {
   return true;
 }
 
-/**
- * A URL as a log line may show it: redacted here rather than left to the logger, which finds URLs in text only up to a
- * quote (a `'` the URL parser leaves in a path would end it before a secret query value).
- */
+/** A URL as a log line may show it: redacted here, where the URL is known, rather than found again in free text. */
 function shownUrl(url: URL, context: RequestContext): string {
   return context.secret ? '***' : redactHref(url.href);
 }
