@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { inspect } from 'node:util';
-import { downloadToFile, isImageServiceError, logSink } from '@image-service/core';
+import { downloadToFile, isImageServiceError } from '@image-service/core';
+import { captureDebugLog, renderError } from '@image-service/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileImageService } from '../src/index.js';
 
@@ -19,31 +19,18 @@ const PLANTED = [PASSWORD, TOKEN, SIGNATURE];
 
 let root = '';
 const lines: string[] = [];
-const write = logSink.write;
-const savedDebug = process.env.IMAGE_SERVICE_DEBUG;
+let restoreLog = () => {};
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'image-service-file-secrets-'));
   await mkdir(join(root, 'images'));
   await mkdir(join(root, 'out'));
   await writeFile(join(root, 'images', 'disk.img'), 'image bytes');
-  process.env.IMAGE_SERVICE_DEBUG = '*';
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterAll(async () => {
-  logSink.write = write;
-  if (savedDebug === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
-  else process.env.IMAGE_SERVICE_DEBUG = savedDebug;
+  restoreLog();
   await rm(root, { recursive: true, force: true });
 });
-
-function rendered(error: unknown): string {
-  const parts = [inspect(error, { depth: 10 })];
-  for (let current = error, depth = 0; current !== undefined && depth < 10; depth++) {
-    parts.push(String(current), JSON.stringify(current) ?? '', (current as Error).stack ?? '');
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
 
 describe('file: planted secrets never show', () => {
   it('in any error, whatever fails', async () => {
@@ -87,7 +74,7 @@ describe('file: planted secrets never show', () => {
           if (error === undefined) continue;
           failures += 1;
           expect(isImageServiceError(error), `${name} ${href}: ${String(error)}`).toBe(true);
-          const text = `${rendered(error)}\n${lines.join('\n')}`;
+          const text = `${renderError(error)}\n${lines.join('\n')}`;
           for (const secret of PLANTED)
             expect(text.includes(secret), `${name} of ${href} shows ${secret}:\n${text}`).toBe(false);
         }

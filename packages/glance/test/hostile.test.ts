@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { isImageServiceError, logSink } from '@image-service/core';
+import { isImageServiceError } from '@image-service/core';
+import { captureDebugLog, failureWithin, renderError } from '@image-service/testkit';
 import fc from 'fast-check';
 import { MockAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,16 +32,12 @@ const withKeystone = new GlanceImageService({
 });
 
 const lines: string[] = [];
-const write = logSink.write;
-const savedDebug = process.env.IMAGE_SERVICE_DEBUG;
+let restoreLog = () => {};
 beforeAll(() => {
-  process.env.IMAGE_SERVICE_DEBUG = '*';
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterAll(async () => {
-  logSink.write = write;
-  if (savedDebug === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
-  else process.env.IMAGE_SERVICE_DEBUG = savedDebug;
+  restoreLog();
   await agent.close();
 });
 
@@ -113,31 +110,6 @@ function forms(value: string): string[] {
   }
 }
 
-async function failure(operation: () => Promise<unknown>, what: string): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} hung`)), 5000);
-  });
-  try {
-    await Promise.race([operation(), hang]);
-  } catch (error) {
-    return error;
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error(`${what} resolved`);
-}
-
-/** Everything an error shows, its causes included. */
-function rendered(error: unknown): string {
-  const parts: string[] = [];
-  for (let current = error, depth = 0; current !== undefined && depth < 10; depth++) {
-    parts.push(String(current), JSON.stringify(current) ?? '', (current as Error).stack ?? '');
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
-
 describe('the glance driver under hostile hrefs', () => {
   it('parses to a canonical id or throws ImageRefValidationFailed, nothing else', () => {
     fc.assert(
@@ -166,9 +138,9 @@ describe('the glance driver under hostile hrefs', () => {
           ['download', () => service.download(href, new PassThrough().resume(), { retry: false })],
         ];
         for (const [name, operation] of operations) {
-          const error = await failure(operation, `${name}(${JSON.stringify(href.slice(0, 80))})`);
+          const error = await failureWithin(operation, `${name}(${JSON.stringify(href.slice(0, 80))})`);
           expect(isImageServiceError(error), `${name}: ${String(error)}`).toBe(true);
-          const text = `${rendered(error)}\n${lines.join('\n')}`;
+          const text = `${renderError(error)}\n${lines.join('\n')}`;
           for (const planted of [...secrets.flatMap(forms), KEYSTONE_PASSWORD]) {
             expect(
               text.includes(planted),

@@ -4,8 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
-import { downloadToFile, isImageServiceError, logSink } from '@image-service/core';
+import { downloadToFile, isImageServiceError } from '@image-service/core';
+import { captureDebugLog, renderError } from '@image-service/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GlanceImageService, type GlanceOptions } from '../src/index.js';
 
@@ -42,8 +42,7 @@ let url = '';
 let closedUrl = '';
 let dir = '';
 const lines: string[] = [];
-const write = logSink.write;
-const savedDebug = process.env.IMAGE_SERVICE_DEBUG;
+let restoreLog = () => {};
 
 /** An error text quoting everything the request sent: its headers (a token) and its body (a password). */
 function quoteBack(req: IncomingMessage, body: string): string {
@@ -123,31 +122,14 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
   closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
   await new Promise<void>((resolve) => closed.close(() => resolve()));
-  process.env.IMAGE_SERVICE_DEBUG = '*';
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterAll(async () => {
-  logSink.write = write;
-  if (savedDebug === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
-  else process.env.IMAGE_SERVICE_DEBUG = savedDebug;
+  restoreLog();
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await rm(dir, { recursive: true, force: true });
 });
-
-function rendered(error: unknown): string {
-  const parts = [inspect(error, { depth: 10 })];
-  for (let current = error, depth = 0; current !== undefined && depth < 10; depth++) {
-    parts.push(
-      String(current),
-      JSON.stringify(current) ?? '',
-      (current as Error).stack ?? '',
-      inspect(current, { depth: 10 }),
-    );
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
 
 const HREFS = [
   IMAGE_ID,
@@ -238,7 +220,7 @@ describe('glance: planted credentials never show', () => {
               isImageServiceError(error),
               `${how}, ${JSON.stringify(current)}, ${name}: ${String(error)}`,
             ).toBe(true);
-            const text = `${rendered(error)}\n${lines.join('\n')}`;
+            const text = `${renderError(error)}\n${lines.join('\n')}`;
             for (const secret of PLANTED) {
               expect(
                 text.includes(secret),

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
-import { inspect } from 'node:util';
 import type { ImageStream, ReadRequest } from '@image-service/core';
 import { HttpImageService } from '../src/index.js';
 
@@ -143,23 +142,8 @@ export async function rejection(promise: Promise<unknown>): Promise<Error & Reco
   throw new Error('expected a rejection, but the promise resolved');
 }
 
-/** Everything an error shows: message, String(), util.inspect (depth 10), JSON and every cause. */
-export function renderError(error: unknown): string {
-  const parts = [String(error), inspect(error, { depth: 10 })];
-  if (error instanceof Error) parts.push(error.message, error.stack ?? '');
-  try {
-    parts.push(JSON.stringify(error));
-  } catch {
-    // Not serializable.
-  }
-  let cause = (error as { cause?: unknown })?.cause;
-  for (let depth = 0; cause !== undefined && depth < 10; depth++) {
-    parts.push(String(cause), inspect(cause, { depth: 10 }));
-    if (cause instanceof Error) parts.push(cause.message, cause.stack ?? '');
-    cause = (cause as { cause?: unknown })?.cause;
-  }
-  return parts.join('\n');
-}
+/** Everything an error shows (message, String(), util.inspect, JSON, every cause): the conformance kit's. */
+export { renderError } from '@image-service/testkit';
 
 /** Fast retries for tests. */
 export const QUICK_RETRY = { retries: 3, minDelayMs: 1, maxDelayMs: 20 };

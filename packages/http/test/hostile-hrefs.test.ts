@@ -1,8 +1,9 @@
-import { isImageServiceError, logSink } from '@image-service/core';
+import { isImageServiceError } from '@image-service/core';
+import { captureDebugLog, failureWithin, renderError } from '@image-service/testkit';
 import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HttpImageService, type LookupFunction } from '../src/index.js';
-import { Collector, renderError } from './helpers.js';
+import { Collector } from './helpers.js';
 
 /**
  * Hostile hrefs against the http driver's parsing and every entry point: only ImageServiceErrors come out (never a
@@ -24,19 +25,15 @@ const isolated = new HttpImageService({
 const loopback = new HttpImageService({ retry: false, proxy: false, connectTimeoutMs: 2000 });
 
 const lines: string[] = [];
-const write = logSink.write;
-const savedDebug = process.env.IMAGE_SERVICE_DEBUG;
+let restoreLog = () => {};
 beforeAll(() => {
-  process.env.IMAGE_SERVICE_DEBUG = '*';
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterEach(() => {
   lines.length = 0;
 });
 afterAll(async () => {
-  logSink.write = write;
-  if (savedDebug === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
-  else process.env.IMAGE_SERVICE_DEBUG = savedDebug;
+  restoreLog();
   await Promise.all([isolated.close(), loopback.close()]);
 });
 
@@ -174,22 +171,6 @@ function forms(value: string): string[] {
   return [...new Set([value, decoded])];
 }
 
-/** Runs `operation` and returns its error, failing when it resolves or takes longer than 5 s (a hang). */
-async function failure(operation: () => Promise<unknown>, what: string): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} hung`)), 5000);
-  });
-  try {
-    await Promise.race([operation(), hang]);
-  } catch (error) {
-    return error;
-  } finally {
-    clearTimeout(timer);
-  }
-  throw new Error(`${what} resolved`);
-}
-
 async function check(service: HttpImageService, { href, secrets }: Planted): Promise<void> {
   lines.length = 0;
   const operations: Array<[string, () => Promise<unknown>]> = [
@@ -199,7 +180,7 @@ async function check(service: HttpImageService, { href, secrets }: Planted): Pro
     ['download', () => service.download(href, new Collector())],
   ];
   for (const [name, operation] of operations) {
-    const error = await failure(operation, `${name}(${JSON.stringify(href.slice(0, 80))})`);
+    const error = await failureWithin(operation, `${name}(${JSON.stringify(href.slice(0, 80))})`);
     expect(isImageServiceError(error), `${name}: ${String(error)}`).toBe(true);
     const text = `${renderError(error)}\n${lines.join('\n')}`;
     for (const planted of secrets.flatMap(forms)) {
@@ -253,7 +234,7 @@ describe('the http driver under hostile hrefs', () => {
       'http://alice:Zq5e\ncret@127.0.0.1:9/i',
       'http://127.0.0.1:9/i\\..\\..\\x',
     ]) {
-      const error = await failure(() => loopback.show(href), href);
+      const error = await failureWithin(() => loopback.show(href), href);
       expect(isImageServiceError(error, 'IMAGE_REF_VALIDATION_FAILED'), JSON.stringify(href)).toBe(true);
       expect((error as Error).message).toMatch(
         /^Validation of image href \*\*\* failed, reason: The image href is not a valid URL of the form/,

@@ -1,7 +1,8 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { downloadToFile, isImageServiceError, logSink } from '@image-service/core';
+import { downloadToFile, isImageServiceError } from '@image-service/core';
+import { captureDebugLog, renderError } from '@image-service/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpImageService, type HttpOptions, type LookupFunction } from '../src/index.js';
 import {
@@ -11,7 +12,7 @@ import {
   rangeStart,
   startChaosServer,
 } from './chaos-server.js';
-import { bytesOf, renderError } from './helpers.js';
+import { bytesOf } from './helpers.js';
 
 /**
  * Credentials planted everywhere an http(s) download can carry them (userinfo, presigned query parameters, the basic
@@ -52,21 +53,17 @@ const FORMS = [
 
 const IMAGE = bytesOf(128 * 1024, 8);
 const lines: string[] = [];
+let restoreLog = () => {};
 const servers: ChaosServer[] = [];
 const services: HttpImageService[] = [];
-const write = logSink.write;
-const savedDebug = process.env.IMAGE_SERVICE_DEBUG;
 let dir = '';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'image-service-http-secrets-'));
-  process.env.IMAGE_SERVICE_DEBUG = '*';
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterAll(async () => {
-  logSink.write = write;
-  if (savedDebug === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
-  else process.env.IMAGE_SERVICE_DEBUG = savedDebug;
+  restoreLog();
   await Promise.all(services.map((service) => service.close()));
   await Promise.all(servers.map((server) => server.close()));
   await rm(dir, { recursive: true, force: true });

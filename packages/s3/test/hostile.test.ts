@@ -1,5 +1,6 @@
 import { PassThrough } from 'node:stream';
-import { isImageServiceError, logSink } from '@image-service/core';
+import { isImageServiceError } from '@image-service/core';
+import { captureDebugLog, failureWithin, renderError } from '@image-service/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatS3Href, parseS3Href, S3ImageService } from '../src/index.js';
@@ -29,16 +30,12 @@ const refused = new S3ImageService({
 });
 
 const lines: string[] = [];
-const write = logSink.write;
-const savedDebug = process.env.IMAGE_SERVICE_DEBUG;
+let restoreLog = () => {};
 beforeAll(() => {
-  process.env.IMAGE_SERVICE_DEBUG = '*';
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterAll(() => {
-  logSink.write = write;
-  if (savedDebug === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
-  else process.env.IMAGE_SERVICE_DEBUG = savedDebug;
+  restoreLog();
 });
 
 const secret = fc
@@ -132,30 +129,6 @@ function forms(value: string): string[] {
   }
 }
 
-async function failure(operation: () => Promise<unknown>, what: string): Promise<unknown> {
-  let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} hung`)), 5000);
-  });
-  try {
-    await Promise.race([operation(), hang]);
-    return undefined;
-  } catch (error) {
-    return error;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function rendered(error: unknown): string {
-  const parts: string[] = [];
-  for (let current = error, depth = 0; current !== undefined && depth < 10; depth++) {
-    parts.push(String(current), JSON.stringify(current) ?? '', (current as Error).stack ?? '');
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
-
 describe('the s3 driver under hostile hrefs', () => {
   it('parses to a bucket and key that format back to the same object, or throws ImageRefValidationFailed', () => {
     fc.assert(
@@ -186,7 +159,7 @@ describe('the s3 driver under hostile hrefs', () => {
           ['download', () => service.download(href, new PassThrough().resume(), { retry: false })],
         ];
         for (const [name, operation] of operations) {
-          const error = await failure(operation, `${name}(${JSON.stringify(href.slice(0, 80))})`);
+          const error = await failureWithin(operation, `${name}(${JSON.stringify(href.slice(0, 80))})`);
           if (error === undefined) {
             // Only the one object the fake holds can be reached, and only with the right key.
             expect(wrongKey).toBe(false);
@@ -194,7 +167,7 @@ describe('the s3 driver under hostile hrefs', () => {
             continue;
           }
           expect(isImageServiceError(error), `${name}: ${String(error)}`).toBe(true);
-          const text = `${rendered(error)}\n${lines.join('\n')}`;
+          const text = `${renderError(error)}\n${lines.join('\n')}`;
           for (const planted of [...secrets.flatMap(forms), SECRET_KEY, SESSION_TOKEN]) {
             expect(
               text.includes(planted),

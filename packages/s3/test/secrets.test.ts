@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
-import { downloadToFile, isImageServiceError, logSink } from '@image-service/core';
+import { downloadToFile, isImageServiceError } from '@image-service/core';
+import { captureDebugLog, renderError } from '@image-service/testkit';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3ImageService, s3OptionsFromEnv } from '../src/index.js';
 import { type FakeAnswer, FakeS3 } from './fake-s3.js';
@@ -23,33 +23,16 @@ const HREF_SIGNATURE = 'Zq0href0signature';
 const PLANTED = [SECRET_KEY, SESSION_TOKEN, HREF_PASSWORD, HREF_SIGNATURE];
 
 const lines: string[] = [];
-const write = logSink.write;
+let restoreLog = () => {};
 let dir = '';
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'image-service-s3-secrets-'));
-  vi.stubEnv('IMAGE_SERVICE_DEBUG', '*');
-  logSink.write = (line) => lines.push(line);
+  restoreLog = captureDebugLog(lines);
 });
 afterAll(async () => {
-  logSink.write = write;
-  vi.unstubAllEnvs();
+  restoreLog();
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Everything an error shows, with its causes. */
-function rendered(error: unknown): string {
-  const parts = [inspect(error, { depth: 10 })];
-  for (let current = error, depth = 0; current !== undefined && depth < 10; depth++) {
-    parts.push(
-      String(current),
-      JSON.stringify(current) ?? '',
-      (current as Error).stack ?? '',
-      inspect(current, { depth: 10 }),
-    );
-    current = (current as { cause?: unknown }).cause;
-  }
-  return parts.join('\n');
-}
 
 /** The signatures the requests carried: a store may quote them back, so they count as secrets too. */
 function signaturesOf(requests: Array<{ headers: Record<string, string> }>): string[] {
@@ -91,7 +74,11 @@ async function driveAll(
     if (error === undefined) continue;
     failures += 1;
     expect(isImageServiceError(error), `${what} ${name}: ${String(error)}`).toBe(true);
-    expectNoSecret(`${rendered(error)}\n${lines.join('\n')}`, [...PLANTED, ...extra()], `${what}, ${name}`);
+    expectNoSecret(
+      `${renderError(error)}\n${lines.join('\n')}`,
+      [...PLANTED, ...extra()],
+      `${what}, ${name}`,
+    );
   }
   return failures;
 }

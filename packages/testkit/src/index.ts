@@ -10,6 +10,7 @@ import {
   ErrorCode,
   type ImageServiceError,
   isImageServiceError,
+  logSink,
   type Progress,
 } from '@image-service/core';
 
@@ -69,22 +70,62 @@ class HashingWritable extends Writable {
   }
 }
 
-/** Everything an error shows when printed, logged or serialized, cause chain included. */
+/** Everything an error shows when printed, logged or serialized: String(), util.inspect, message, stack and JSON of it and of every cause. */
 export function renderError(error: unknown): string {
-  const parts = [String(error), inspect(error, { depth: 10 })];
-  if (error instanceof Error) parts.push(error.message, error.stack ?? '');
-  try {
-    parts.push(JSON.stringify(error));
-  } catch {
-    // Not serializable: the other renderings stand.
-  }
-  let cause = (error as { cause?: unknown })?.cause;
-  for (let depth = 0; cause !== undefined && depth < 10; depth++) {
-    parts.push(String(cause), inspect(cause, { depth: 10 }));
-    if (cause instanceof Error) parts.push(cause.message, cause.stack ?? '');
-    cause = (cause as { cause?: unknown })?.cause;
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && depth < 10; depth++) {
+    parts.push(String(current), inspect(current, { depth: 10 }));
+    if (current instanceof Error) parts.push(current.message, current.stack ?? '');
+    try {
+      parts.push(JSON.stringify(current) ?? '');
+    } catch {
+      // Not serializable: the other renderings stand.
+    }
+    current = (current as { cause?: unknown })?.cause;
   }
   return parts.join('\n');
+}
+
+/**
+ * The error `operation` rejects with; throws when it resolves, or when it has not settled after `timeoutMs` (a hang),
+ * naming `what` either way. For fuzzing: every hostile input must fail, fail fast and fail typed.
+ */
+export async function failureWithin(
+  operation: () => Promise<unknown>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const hang = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} hung`)), timeoutMs);
+  });
+  try {
+    await Promise.race([operation(), hang]);
+  } catch (error) {
+    return error;
+  } finally {
+    clearTimeout(timer);
+  }
+  throw new Error(`${what} resolved`);
+}
+
+/**
+ * Turns on every driver's debug log (`IMAGE_SERVICE_DEBUG`, default all namespaces) and collects its lines into
+ * `lines`, to check that no secret reaches a log; returns the function that puts logging back as it was.
+ */
+export function captureDebugLog(lines: string[], namespaces = '*'): () => void {
+  const write = logSink.write;
+  const saved = process.env.IMAGE_SERVICE_DEBUG;
+  process.env.IMAGE_SERVICE_DEBUG = namespaces;
+  logSink.write = (line) => {
+    lines.push(line);
+  };
+  return () => {
+    logSink.write = write;
+    if (saved === undefined) delete process.env.IMAGE_SERVICE_DEBUG;
+    else process.env.IMAGE_SERVICE_DEBUG = saved;
+  };
 }
 
 function fail(message: string): never {
