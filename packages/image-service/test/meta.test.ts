@@ -68,3 +68,15 @@ describe('getImageService', () => {
     expect((error as Error).message).toContain('is not allowed for image source file URLs');
   });
 });
+
+describe("the drivers' side-effect entries", () => {
+  it('leave a scheme the default registry already serves alone, so importing one twice or beside this package is safe', async () => {
+    const before = await getImageService('s3://bucket/key');
+    await import('@image-service/file/register');
+    await import('@image-service/http/register');
+    await import('@image-service/s3/register');
+    await import('@image-service/glance/register');
+    expect(await getImageService('s3://bucket/key')).toBe(before);
+    expect(defaultRegistry.schemes()).toEqual(['file', 'glance', 'http', 'https', 's3']);
+  });
+});

@@ -1,4 +1,5 @@
-/** Side-effect entry: registers the s3 driver (options from the environment) into the default registry. */
-import { register } from './index.js';
+/** Side-effect entry: registers the s3 driver (options from the environment) in the default registry, unless a driver already serves `s3`. */
+import { defaultRegistry } from '@image-service/core';
+import { register, S3_SCHEMES } from './index.js';
 
-register();
+if (!S3_SCHEMES.some((scheme) => defaultRegistry.has(scheme))) register();
