@@ -30,6 +30,7 @@ export {
 } from './errors.js';
 export { BackgroundHashers, type BackgroundHashOptions, InlineHashers } from './hash-worker.js';
 export { canonicalUuid, isUuidLike, schemeOf } from './href.js';
+export { parseHttpDate, parseRetryAfter } from './http-date.js';
 export { createLogger, type Logger, logSink } from './log.js';
 export {
   DEFAULT_PARALLEL,

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { scrubText } from '@image-service/core';
+import { parseRetryAfter, scrubText } from '@image-service/core';
 import type { Dispatcher } from 'undici';
 
 /** A response body as undici hands it out. */
@@ -41,11 +41,7 @@ export function header(headers: IncomingHttpHeaders, name: string): string | und
 
 /** A Retry-After header (seconds or an HTTP date) in ms. */
 export function retryAfterMs(headers: IncomingHttpHeaders): number | undefined {
-  const value = header(headers, 'retry-after')?.trim();
-  if (!value) return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return parseRetryAfter(header(headers, 'retry-after'));
 }
 
 /**

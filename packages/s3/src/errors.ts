@@ -8,6 +8,7 @@ import {
   ImageUnacceptable,
   isImageServiceError,
   isTransientError,
+  parseRetryAfter,
   REDACTED,
   scrubText,
 } from '@image-service/core';
@@ -281,10 +282,5 @@ function describeFailure(code: string | undefined, status: number | undefined, m
 }
 
 function retryAfter(error: unknown): number | undefined {
-  const header = (error as SdkError | undefined)?.$response?.headers?.['retry-after'];
-  if (!header) return undefined;
-  const seconds = Number(header);
-  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  const date = Date.parse(header);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return parseRetryAfter((error as SdkError | undefined)?.$response?.headers?.['retry-after']);
 }
