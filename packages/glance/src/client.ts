@@ -245,12 +245,11 @@ export class GlanceClient {
       if (response.statusCode !== 200) throw await this.#statusError(response, call, caller);
       const image = await this.#json<GlanceImage>(response.body, call, caller);
       if (typeof image !== 'object' || image === null || typeof image.status !== 'string') {
-        throw new GlanceConnectionFailed({
-          endpoint: caller.endpoint,
-          imageHref: call.imageHref,
-          secret: call.secret,
-          reason: 'Glance answered with something that is not an image record',
-        });
+        throw this.#connectionFailed(
+          call,
+          caller,
+          'Glance answered with something that is not an image record',
+        );
       }
       return { image, caller };
     });
@@ -325,15 +324,8 @@ export class GlanceClient {
           bodyTimeout: extra.bodyTimeout ?? this.#timeoutMs,
         });
       } catch (error) {
-        if (call.signal?.aborted) throw abortedError(call.signal, call.imageHref, call.secret);
         log(`${method} ${url} failed: ${networkReason(error)}`, ...this.#secrets);
-        throw new GlanceConnectionFailed({
-          endpoint: caller.endpoint,
-          imageHref: call.imageHref,
-          secret: call.secret,
-          reason: networkReason(error),
-          cause: error,
-        });
+        throw this.#networkFailure(error, call, caller);
       }
       log(
         `${method} ${url}${extra.headers?.range ? ` (${extra.headers.range})` : ''} -> ${response.statusCode}`,
@@ -374,14 +366,32 @@ export class GlanceClient {
     }
     if (status === 403) return new ImageNotAuthorized({ ...base, reason: said });
     if (status >= 500 || status === 429) {
-      return new GlanceConnectionFailed({
-        ...base,
-        endpoint: caller.endpoint,
-        reason: said,
-        retryAfterMs: retryAfterMs(response.headers),
-      });
+      return this.#connectionFailed(call, caller, said, { retryAfterMs: retryAfterMs(response.headers) });
     }
     return new ImageRefValidationFailed({ ...base, reason: said });
+  }
+
+  /** Glance could not be reached or answered with something unusable; this client's credentials are masked in it. */
+  #connectionFailed(
+    call: GlanceCall,
+    caller: GlanceCaller,
+    reason: string,
+    extra: { cause?: unknown; retryAfterMs?: number } = {},
+  ): GlanceConnectionFailed {
+    return new GlanceConnectionFailed({
+      endpoint: caller.endpoint,
+      imageHref: call.imageHref,
+      secret: call.secret,
+      secrets: caller.token ? [...this.#secrets, caller.token] : this.#secrets,
+      reason,
+      ...extra,
+    });
+  }
+
+  /** A failure of the connection itself: the caller's abort, or a `GlanceConnectionFailed` naming what broke. */
+  #networkFailure(error: unknown, call: GlanceCall, caller: GlanceCaller): Error {
+    if (call.signal?.aborted) return abortedError(call.signal, call.imageHref, call.secret);
+    return this.#connectionFailed(call, caller, networkReason(error), { cause: error });
   }
 
   async #json<T>(body: Body, call: GlanceCall, caller: GlanceCaller): Promise<T> {
@@ -389,24 +399,12 @@ export class GlanceClient {
     try {
       text = await readText(body, 8 * 1024 * 1024);
     } catch (error) {
-      if (call.signal?.aborted) throw abortedError(call.signal, call.imageHref, call.secret);
-      throw new GlanceConnectionFailed({
-        endpoint: caller.endpoint,
-        imageHref: call.imageHref,
-        secret: call.secret,
-        reason: networkReason(error),
-        cause: error,
-      });
+      throw this.#networkFailure(error, call, caller);
     }
     try {
       return JSON.parse(text) as T;
     } catch {
-      throw new GlanceConnectionFailed({
-        endpoint: caller.endpoint,
-        imageHref: call.imageHref,
-        secret: call.secret,
-        reason: 'Glance answered with a body that is not JSON',
-      });
+      throw this.#connectionFailed(call, caller, 'Glance answered with a body that is not JSON');
     }
   }
 
