@@ -155,7 +155,8 @@ export class FileImageService extends BaseImageService {
       if (code === 'ELOOP') throw notFound(`too many levels of symbolic links at ${path}`);
       throw notFound();
     }
-    await this.#checkRealPath(imageHref, real, secret);
+    const allowed = await this.#allowedRealPaths();
+    this.#checkRealPath(imageHref, real, allowed, secret);
     const info = await stat(real).catch(() => undefined);
     if (!info) throw notFound();
     if (!info.isFile()) throw notFound(`${path} is ${describeKind(info)}, not a regular file`);
@@ -176,7 +177,7 @@ export class FileImageService extends BaseImageService {
       if (!opened.isFile()) throw notFound(`${path} is ${describeKind(opened)}, not a regular file`);
       const openedPath = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
       if (openedPath !== undefined) {
-        await this.#checkRealPath(imageHref, openedPath, secret);
+        this.#checkRealPath(imageHref, openedPath, allowed, secret);
       } else if (opened.ino !== info.ino || opened.dev !== info.dev) {
         throw notFound(`${path} changed while it was being opened`);
       }
@@ -193,9 +194,14 @@ export class FileImageService extends BaseImageService {
     }
   }
 
-  async #checkRealPath(imageHref: string, real: string, secret?: boolean): Promise<void> {
+  #checkRealPath(
+    imageHref: string,
+    real: string,
+    allowed: readonly string[] | undefined,
+    secret?: boolean,
+  ): void {
     this.#checkBlocked(imageHref, real, secret);
-    this.#checkAllowed(imageHref, real, await this.#allowedRealPaths(), secret);
+    this.#checkAllowed(imageHref, real, allowed, secret);
   }
 
   /** Checks the href and that it names an allowed regular file; resolves with its real path and size. */
