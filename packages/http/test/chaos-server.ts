@@ -1,4 +1,5 @@
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { listenOnLoopback, parseRequestHead } from './helpers.js';
 
 /** A request as the chaos server read it. */
 export interface ChaosRequest {
@@ -106,15 +107,7 @@ export async function startChaosServer(script: ChaosScript): Promise<ChaosServer
       for (let end = buffered.indexOf('\r\n\r\n'); end >= 0; end = buffered.indexOf('\r\n\r\n')) {
         const head = buffered.slice(0, end);
         buffered = buffered.slice(end + 4);
-        const [line = '', ...lines] = head.split('\r\n');
-        const [method = '', url = ''] = line.split(' ');
-        const headers: Record<string, string> = {};
-        for (const header of lines) {
-          const colon = header.indexOf(':');
-          if (colon > 0)
-            headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
-        }
-        queue.push({ method, url, headers, connection });
+        queue.push({ ...parseRequestHead(head), connection });
       }
       next();
     });
@@ -177,11 +170,10 @@ export async function startChaosServer(script: ChaosScript): Promise<ChaosServer
     send(0);
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenOnLoopback(server, sockets);
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
+    url: listening.url,
+    port: listening.port,
     requests,
     connections: () => connections,
     openConnections: () => sockets.size,
@@ -189,8 +181,7 @@ export async function startChaosServer(script: ChaosScript): Promise<ChaosServer
     close: async () => {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
     },
   };
 }

@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net';
 import { Writable } from 'node:stream';
 import type { ImageStream, ReadRequest } from '@image-service/core';
 import { HttpImageService } from '../src/index.js';
@@ -23,6 +28,42 @@ export interface TestServer {
   close: () => Promise<void>;
 }
 
+/** The request line and headers of a raw HTTP/1.1 request head (names in lower case; a repeated header keeps its last value). */
+export function parseRequestHead(head: string): {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+} {
+  const [line = '', ...lines] = head.split('\r\n');
+  const [method = '', url = ''] = line.split(' ');
+  const headers: Record<string, string> = {};
+  for (const header of lines) {
+    const colon = header.indexOf(':');
+    if (colon > 0) headers[header.slice(0, colon).trim().toLowerCase()] = header.slice(colon + 1).trim();
+  }
+  return { method, url, headers };
+}
+
+/**
+ * Listens on 127.0.0.1 at a free port; `close` first destroys every connection in `sockets` (which the caller keeps), so
+ * no test waits on a keep-alive connection.
+ */
+export async function listenOnLoopback(
+  server: NetServer,
+  sockets: Set<Socket>,
+): Promise<{ url: string; port: number; close: () => Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 /** Starts a node:http server whose handler also gets the request's index (0 for the first). */
 export async function serve(
   handler: (req: IncomingMessage, res: ServerResponse, index: number) => void | Promise<void>,
@@ -42,18 +83,7 @@ export async function serve(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    connections: () => connections,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { ...(await listenOnLoopback(server, sockets)), requests, connections: () => connections };
 }
 
 /** Starts a raw TCP server that answers each request's bytes with `respond` (for responses node:http will not send). */
@@ -75,31 +105,13 @@ export async function serveRaw(
         const end = buffered.indexOf('\r\n\r\n') + 4;
         const head = buffered.slice(0, end);
         buffered = buffered.slice(end);
-        const [line = '', ...headerLines] = head.split('\r\n');
-        const [method = '', url = ''] = line.split(' ');
-        const headers: IncomingHttpHeaders = {};
-        for (const header of headerLines) {
-          const colon = header.indexOf(':');
-          if (colon > 0) headers[header.slice(0, colon).toLowerCase()] = header.slice(colon + 1).trim();
-        }
         const index = requests.length;
-        requests.push({ method, url, headers });
+        requests.push(parseRequestHead(head));
         respond(socket, head, index);
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    requests,
-    connections: () => connections,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { ...(await listenOnLoopback(server, sockets)), requests, connections: () => connections };
 }
 
 /** Deterministic pseudo-random bytes. */
